@@ -1,0 +1,622 @@
+// failover: the pipeline. Policies composed at compile time around the user's transport.
+//
+//   auto p = failover::pipeline(outer_policy, ..., inner_policy);
+//   failover::result<reply> r = p([&](const failover::attempt& a) { return send(a); });
+//
+// A call runs the policies outermost first. Each policy sees the call's context and a `next`
+// that runs everything inside it; calling `next()` once is one attempt through the inner
+// layers, and a policy may call it again (retry), not at all (an open breaker), or after
+// choosing where it goes (region selection). The innermost layer calls the transport and
+// classifies its result exactly once; every policy reads that one verdict.
+#ifndef FAILOVER_PIPELINE_HPP_INCLUDED
+#define FAILOVER_PIPELINE_HPP_INCLUDED
+
+#include <failover/classify.hpp>
+#include <failover/detail/config.hpp>
+#include <failover/errors.hpp>
+#include <failover/fault.hpp>
+#include <failover/time.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace failover {
+
+// ---------------------------------------------------------------------------------------------
+// rejection, report, attempt
+
+/// Why the pipeline refused a call (or an attempt) without an answer from the transport.
+enum class rejection_reason : std::uint8_t {
+    circuit_open,          ///< the breaker in front of the endpoint is open
+    no_region_available,   ///< every region is open or cooling down
+    budget_exhausted,      ///< the shared retry budget denied another attempt
+    deadline_exceeded,     ///< the call's deadline passed before an attempt could start
+    retry_after_too_long,  ///< the server asked for a wait longer than the caller allows
+    refused_by_policy,     ///< a user policy refused (the default for a hand-made rejection)
+};
+
+/// The enumerator's name ("circuit_open").
+constexpr const char* to_string(rejection_reason r) noexcept {
+    switch (r) {
+        case rejection_reason::circuit_open: return "circuit_open";
+        case rejection_reason::no_region_available: return "no_region_available";
+        case rejection_reason::budget_exhausted: return "budget_exhausted";
+        case rejection_reason::deadline_exceeded: return "deadline_exceeded";
+        case rejection_reason::retry_after_too_long: return "retry_after_too_long";
+        case rejection_reason::refused_by_policy: return "refused_by_policy";
+    }
+    return "unknown";
+}
+
+/// A refusal: no transport answer, a reason, and the earliest time a retry could succeed.
+struct rejection {
+    rejection_reason reason = rejection_reason::refused_by_policy;
+    /// Earliest time on `failover::clock` at which a new attempt could succeed; empty when
+    /// nothing can be said (a budget, a passed deadline).
+    std::optional<time_point> retry_at{};
+    /// The component that refused (a breaker, a region's health), for identity comparison only.
+    const void* source = nullptr;
+
+    /// How long from `now` until `retry_at` (zero if it has passed); empty when unknown.
+    /// Suits a `Retry-After` on the caller's own 503.
+    constexpr std::optional<duration> retry_after(time_point now) const noexcept {
+        if (!retry_at) return std::nullopt;
+        return *retry_at <= now ? duration::zero() : detail::sub_sat(*retry_at, now);
+    }
+};
+
+/// What one call did: filled in by the pipeline, handed back with the result.
+struct call_report {
+    /// Transport calls made (attempts that reached the transport).
+    unsigned attempts = 0;
+    /// Time spent sleeping between attempts, through the pipeline's time source.
+    duration waited{0};
+};
+
+namespace detail {
+template <class T>
+struct type_id {
+    static constexpr char tag = 0;
+};
+template <class Time>
+class call_context;
+}  // namespace detail
+
+/// What the transport is handed for one attempt.
+class attempt {
+public:
+    /// 1 for the first attempt of a call, 2 for the first retry, and so on.
+    constexpr unsigned number() const noexcept { return number_; }
+    constexpr bool is_retry() const noexcept { return number_ > 1; }
+    /// The call's deadline; pass it (or time_left()) to the transport's own timeouts.
+    constexpr failover::deadline deadline() const noexcept { return deadline_; }
+    /// Time left before the deadline when this attempt started; `duration::max()` without one.
+    constexpr duration time_left() const noexcept { return time_left_; }
+
+    /// True when a region selector chose a region for this attempt.
+    constexpr bool has_region() const noexcept { return region_ != nullptr; }
+    /// Index of the chosen region in the selector's range.
+    constexpr std::size_t region_index() const noexcept { return region_index_; }
+    /// True when this attempt goes to another region than the call's previous attempt.
+    constexpr bool is_failover() const noexcept { return failover_; }
+    /// The user's own region object (endpoint, credentials, …) chosen for this attempt.
+    /// Asking for another type than the regions were given as is a programming error.
+    template <class T>
+    const T& region() const noexcept {
+        if (region_ == nullptr) detail::fatal("attempt::region<T>(): no region was chosen for this attempt");
+        if (region_type_ != &detail::type_id<T>::tag)
+            detail::fatal("attempt::region<T>(): T is not the type of the region objects");
+        return *static_cast<const T*>(region_);
+    }
+
+private:
+    template <class Time>
+    friend class detail::call_context;
+
+    unsigned number_ = 0;
+    bool failover_ = false;
+    failover::deadline deadline_{};
+    duration time_left_ = duration::max();
+    const void* region_ = nullptr;
+    const void* region_type_ = nullptr;
+    std::size_t region_index_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// outcome: one attempt as the policies see it
+
+namespace detail {
+struct thrown {
+    std::exception_ptr error;
+};
+}  // namespace detail
+
+/// One pass through the inner layers, as `next()` returns it to a policy: the transport's
+/// value with its verdict, an exception with its verdict, or a rejection (no attempt made).
+template <class R>
+class outcome {
+public:
+    using value_type = R;
+
+    /// A transport value and its verdict.
+    constexpr outcome(R value, failover::verdict v) : state_(std::in_place_index<0>, static_cast<R&&>(value)), verdict_(v) {}
+    /// A refusal: no transport call took place.
+    constexpr outcome(failover::rejection r) : state_(std::in_place_index<2>, r) {}
+    /// An exception thrown by the transport, and its verdict.
+    outcome(detail::thrown t, failover::verdict v) : state_(std::in_place_index<1>, static_cast<detail::thrown&&>(t)), verdict_(v) {}
+
+    /// True when a transport call took place (a value or an exception came back).
+    constexpr bool attempted() const noexcept { return state_.index() != 2; }
+    constexpr bool has_value() const noexcept { return state_.index() == 0; }
+    constexpr bool has_exception() const noexcept { return state_.index() == 1; }
+    constexpr bool is_rejection() const noexcept { return state_.index() == 2; }
+    /// The transport answered and its verdict is success.
+    constexpr bool ok() const noexcept { return has_value() && verdict_.ok(); }
+
+    /// The attempt's verdict. Meaningless for a rejection (no attempt): check is_rejection() first.
+    constexpr const failover::verdict& verdict() const noexcept { return verdict_; }
+    constexpr R& value() & noexcept { return *std::get_if<0>(&state_); }
+    constexpr const R& value() const& noexcept { return *std::get_if<0>(&state_); }
+    constexpr R&& value() && noexcept { return static_cast<R&&>(*std::get_if<0>(&state_)); }
+    const std::exception_ptr& exception() const noexcept { return std::get_if<1>(&state_)->error; }
+    constexpr const failover::rejection& rejection() const noexcept { return *std::get_if<2>(&state_); }
+
+private:
+    std::variant<R, detail::thrown, failover::rejection> state_;
+    failover::verdict verdict_{};
+};
+
+// ---------------------------------------------------------------------------------------------
+// result: what a call returns
+
+/// What a call returns: the last attempt's value (even a failed one, so a 503 body can be
+/// read) or a rejection, the last attempt's verdict, and a short report.
+/// If the last attempt threw, the call rethrows that exception instead of returning.
+template <class R>
+class result {
+public:
+    using value_type = R;
+
+    constexpr result(R value, failover::verdict v, call_report report)
+        : state_(std::in_place_index<0>, static_cast<R&&>(value)), verdict_(v), report_(report) {}
+    constexpr result(failover::rejection r, failover::verdict last, call_report report)
+        : state_(std::in_place_index<1>, r), verdict_(last), report_(report) {}
+
+    /// The transport answered and the answer is a success.
+    constexpr bool ok() const noexcept { return state_.index() == 0 && verdict_.ok(); }
+    /// There is a transport value (successful or not).
+    constexpr bool has_value() const noexcept { return state_.index() == 0; }
+    /// The call was refused before a transport answer could be had (see rejection()).
+    constexpr bool is_rejection() const noexcept { return state_.index() == 1; }
+
+    constexpr R& value() & { return *checked(); }
+    constexpr const R& value() const& { return *checked(); }
+    constexpr R&& value() && { return static_cast<R&&>(*checked()); }
+    constexpr R& operator*() & { return *checked(); }
+    constexpr const R& operator*() const& { return *checked(); }
+    constexpr R* operator->() { return checked(); }
+    constexpr const R* operator->() const { return checked(); }
+
+    /// The refusal. Precondition: is_rejection().
+    constexpr const failover::rejection& rejection() const noexcept {
+        if (!is_rejection()) detail::fatal("result::rejection(): the call was not rejected");
+        return *std::get_if<1>(&state_);
+    }
+    /// The verdict of the last attempt made (a default, successful-looking verdict when the
+    /// call was rejected before any attempt: check ok() or is_rejection() first).
+    constexpr const failover::verdict& verdict() const noexcept { return verdict_; }
+    constexpr const call_report& report() const noexcept { return report_; }
+
+private:
+    constexpr R* checked() {
+        if (R* v = std::get_if<0>(&state_)) return v;
+        detail::throw_bad_result_access("result::value(): the call was rejected; there is no value");
+    }
+    constexpr const R* checked() const {
+        if (const R* v = std::get_if<0>(&state_)) return v;
+        detail::throw_bad_result_access("result::value(): the call was rejected; there is no value");
+    }
+
+    std::variant<R, failover::rejection> state_;
+    failover::verdict verdict_{};
+    call_report report_{};
+};
+
+// ---------------------------------------------------------------------------------------------
+// the call context: per-call state on the caller's stack
+
+namespace detail {
+
+/// What every policy sees of the call in progress. One per call, on the caller's stack; never
+/// shared between threads.
+template <class Time>
+class call_context {
+public:
+    constexpr call_context(Time& time, failover::deadline d) noexcept : time_(time) { attempt_.deadline_ = d; }
+    call_context(const call_context&) = delete;
+    call_context& operator=(const call_context&) = delete;
+
+    /// Now, on the pipeline's time source.
+    time_point now() { return time_.now(); }
+    /// Sleeps through the pipeline's time source and counts the time in the report.
+    /// A negative or zero `d` returns at once.
+    void sleep_for(duration d) {
+        if (d <= duration::zero()) return;
+        time_.sleep_for(d);
+        report_.waited = add_sat(report_.waited, d);
+    }
+    constexpr failover::deadline deadline() const noexcept { return attempt_.deadline_; }
+    /// Transport calls made so far in this call.
+    constexpr unsigned attempts() const noexcept { return report_.attempts; }
+    constexpr const call_report& report() const noexcept { return report_; }
+    /// The attempt the transport will see next (its number is set when it starts).
+    constexpr const failover::attempt& next_attempt() const noexcept { return attempt_; }
+
+    /// Sends the next attempt to `region` (element `index` of a selector's range).
+    /// `failover` tells the transport this attempt moved away from the previous one's region.
+    template <class T>
+    constexpr void route_to(const T& region, std::size_t index, bool failover) noexcept {
+        attempt_.region_ = &region;
+        attempt_.region_type_ = &type_id<T>::tag;
+        attempt_.region_index_ = index;
+        attempt_.failover_ = failover;
+    }
+
+    /// Starts an attempt: false (and no attempt counted) when the deadline has passed.
+    /// Reads the clock only when the call has a deadline.
+    bool begin_attempt() {
+        if (!attempt_.deadline_.is_none()) {
+            const duration left = attempt_.deadline_.remaining(time_.now());
+            if (left <= duration::zero()) return false;
+            attempt_.time_left_ = left;
+        }
+        ++attempt_.number_;
+        ++report_.attempts;
+        return true;
+    }
+    constexpr void set_last_verdict(const verdict& v) noexcept { last_verdict_ = v; }
+    constexpr const verdict& last_verdict() const noexcept { return last_verdict_; }
+
+private:
+    Time& time_;
+    failover::attempt attempt_{};
+    call_report report_{};
+    verdict last_verdict_{};
+};
+
+}  // namespace detail
+
+/// The context type policies receive: `context<Time>&` where `Time` is the pipeline's time source.
+template <class Time>
+using context = detail::call_context<Time>;
+
+// ---------------------------------------------------------------------------------------------
+// the policy concept
+
+namespace detail {
+
+struct archetype_value {};
+struct archetype_time {
+    time_point now() { return {}; }
+    void sleep_for(duration) {}
+};
+struct archetype_next {
+    outcome<archetype_value> operator()() const { return outcome<archetype_value>{archetype_value{}, verdict{}}; }
+};
+
+template <class P>
+concept has_call_state = requires { typename P::call_state; };
+
+template <class P>
+struct call_state_of {
+    struct type {};
+};
+template <has_call_state P>
+struct call_state_of<P> {
+    using type = typename P::call_state;
+};
+
+}  // namespace detail
+
+/// A layer of the pipeline. A policy is an object with a member template
+///
+///     template <class Context, class Next>
+///     auto run(Context& ctx, Next&& next) -> decltype(next());
+///
+/// that returns what `next()` returned (or an outcome of its own, e.g. a rejection). `ctx` is
+/// the call's context (time, sleep, deadline, report, routing); `next()` runs the inner layers
+/// once and returns an `outcome<R>`. A policy that needs state for the length of one call
+/// (across the attempts that pass through it) names it `call_state`; the pipeline then makes
+/// one per call, value-initialised, and calls `run(ctx, state, next)`.
+///
+/// One policy object serves every thread that calls the pipeline: `run` must be thread-safe.
+template <class P>
+concept policy =
+    std::move_constructible<P> &&
+    (requires(P& p, detail::call_context<detail::archetype_time>& ctx, detail::archetype_next next) {
+        { p.run(ctx, next) } -> std::same_as<outcome<detail::archetype_value>>;
+    } ||
+     requires(P& p, detail::call_context<detail::archetype_time>& ctx, typename detail::call_state_of<P>::type& state,
+              detail::archetype_next next) {
+         { p.run(ctx, state, next) } -> std::same_as<outcome<detail::archetype_value>>;
+     });
+
+/// A policy used by reference, so that several pipelines can share one object (a breaker in
+/// front of one endpoint, a retry budget). The referenced policy must outlive the pipelines.
+template <class P>
+class policy_ref {
+public:
+    using call_state = typename detail::call_state_of<P>::type;
+
+    constexpr explicit policy_ref(P& p) noexcept : p_(&p) {}
+    constexpr P& get() const noexcept { return *p_; }
+
+    template <class Context, class Next>
+    auto run(Context& ctx, call_state& state, Next&& next) {
+        if constexpr (detail::has_call_state<P>)
+            return p_->run(ctx, state, static_cast<Next&&>(next));
+        else
+            return p_->run(ctx, static_cast<Next&&>(next));
+    }
+
+private:
+    P* p_;
+};
+
+/// Puts `p` in a pipeline by reference instead of by value: `pipeline(failover::ref(breaker))`.
+template <class P>
+constexpr policy_ref<P> ref(P& p) noexcept {
+    return policy_ref<P>(p);
+}
+
+// ---------------------------------------------------------------------------------------------
+// classifiers and transports
+
+namespace detail {
+
+/// The default classifier: failover::classify for values, classify_exception for exceptions.
+struct default_classifier {
+    template <class R>
+    constexpr verdict operator()(const R& r) const {
+        return failover::classify(r);
+    }
+    verdict operator()(const std::exception_ptr& e) const noexcept { return failover::classify_exception(e); }
+};
+
+template <class C, class R>
+constexpr verdict classify_value(C& c, const R& r) {
+    return c(r);
+}
+
+template <class C>
+verdict classify_thrown(C& c, const std::exception_ptr& e) {
+    if constexpr (std::is_invocable_r_v<verdict, C&, const std::exception_ptr&>)
+        return c(e);
+    else
+        return failover::classify_exception(e);
+}
+
+template <class T>
+constexpr bool takes_attempt = std::is_invocable_v<T&, const attempt&>;
+
+template <class T>
+struct transport_result {
+    // An error here means the transport is neither callable as `t(const failover::attempt&)`
+    // nor as `t()`.
+    static_assert(std::is_invocable_v<T&, const attempt&> || std::is_invocable_v<T&>,
+                  "failover: a transport is callable as `R(const failover::attempt&)` or `R()`");
+    using type = std::remove_cvref_t<
+        typename std::conditional_t<takes_attempt<T>, std::invoke_result<T&, const attempt&>, std::invoke_result<T&>>::type>;
+};
+
+template <class T, class R>
+R call_transport(T& t, const attempt& a) {
+    if constexpr (takes_attempt<T>)
+        return t(a);
+    else
+        return t();
+}
+
+template <class Time>
+struct time_holder {  // by value: stateless or owned time sources
+    Time time;
+    Time& get() noexcept { return time; }
+};
+template <class Time>
+struct time_holder<Time&> {  // by reference: a clock the test (or other pipelines) also use
+    Time* time;
+    Time& get() noexcept { return *time; }
+};
+
+// The policies, stored head first; [[no_unique_address]] keeps empty policies free.
+template <class... Ps>
+struct policy_list {};
+template <class P, class... Rest>
+struct policy_list<P, Rest...> {
+    constexpr explicit policy_list(P&& p, Rest&&... rest)
+        : head(static_cast<P&&>(p)), tail(static_cast<Rest&&>(rest)...) {}
+
+    [[no_unique_address]] P head;
+    [[no_unique_address]] policy_list<Rest...> tail;
+};
+
+template <class... Ps>
+struct state_list {};
+template <class P, class... Rest>
+struct state_list<P, Rest...> {
+    [[no_unique_address]] typename call_state_of<P>::type head{};
+    [[no_unique_address]] state_list<Rest...> tail{};
+};
+
+template <std::size_t I, class... Ps>
+constexpr auto& get_policy(policy_list<Ps...>& l) noexcept {
+    if constexpr (I == 0)
+        return l.head;
+    else
+        return get_policy<I - 1>(l.tail);
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------------------------
+// the pipeline
+
+/// Policies composed at compile time around a transport, outermost first, with one time
+/// source and one classifier. Build it with `failover::pipeline(...)`. The same object
+/// serves every thread; its call operator is thread-safe when its policies are (all of the
+/// library's are).
+template <class Time, class Classifier, class... Ps>
+class basic_pipeline {
+public:
+    static_assert(time_source<std::remove_reference_t<Time>>,
+                  "failover: the time source needs `failover::time_point now()` and `sleep_for(failover::duration)`");
+    static_assert((policy<Ps> && ...),
+                  "failover: every pipeline argument must be a policy: an object with "
+                  "`template <class Ctx, class Next> auto run(Ctx&, Next&&)` (see the `failover::policy` concept)");
+
+    constexpr explicit basic_pipeline(detail::time_holder<Time> time, Classifier classifier, detail::policy_list<Ps...> policies)
+        : time_(static_cast<detail::time_holder<Time>&&>(time)),
+          classifier_(static_cast<Classifier&&>(classifier)),
+          policies_(static_cast<detail::policy_list<Ps...>&&>(policies)) {}
+
+    /// Runs `transport` through the policies with no deadline.
+    template <class Transport>
+    auto operator()(Transport&& transport) {
+        return call(transport, failover::deadline::none());
+    }
+    /// Runs `transport` with a deadline for the whole call (every attempt and sleep).
+    template <class Transport>
+    auto operator()(Transport&& transport, failover::deadline d) {
+        return call(transport, d);
+    }
+    /// Runs `transport` with a time limit for the whole call, from now on the pipeline's clock.
+    template <class Transport, class Rep, class Period>
+    auto operator()(Transport&& transport, std::chrono::duration<Rep, Period> timeout) {
+        return call(transport, failover::deadline::after(time_.get().now(), timeout));
+    }
+
+    /// The same pipeline reading time from `t`: an lvalue is used by reference (a
+    /// testing::manual_clock shared with the test), an rvalue is moved in.
+    template <class NewTime>
+    auto with_time(NewTime&& t) && {
+        using holder_t = std::conditional_t<std::is_lvalue_reference_v<NewTime>, NewTime, std::remove_cvref_t<NewTime>>;
+        detail::time_holder<holder_t> holder = make_holder<holder_t>(static_cast<NewTime&&>(t));
+        return basic_pipeline<holder_t, Classifier, Ps...>(static_cast<detail::time_holder<holder_t>&&>(holder),
+                                                           static_cast<Classifier&&>(classifier_),
+                                                           static_cast<detail::policy_list<Ps...>&&>(policies_));
+    }
+
+    /// The same pipeline classifying results with `c` instead of `failover::classify`:
+    /// `c(const R&) -> verdict`, and optionally `c(const std::exception_ptr&) -> verdict` for
+    /// exceptions thrown by the transport.
+    template <class C>
+    auto classify_with(C c) && {
+        return basic_pipeline<Time, C, Ps...>(static_cast<detail::time_holder<Time>&&>(time_), static_cast<C&&>(c),
+                                              static_cast<detail::policy_list<Ps...>&&>(policies_));
+    }
+
+    /// The I-th policy (0 = outermost), e.g. to read a breaker's state.
+    template <std::size_t I>
+    constexpr auto& get() noexcept {
+        return detail::get_policy<I>(policies_);
+    }
+    /// The pipeline's time source.
+    constexpr auto& time() noexcept { return time_.get(); }
+
+private:
+    template <class Time2, class C2, class... Ps2>
+    friend class basic_pipeline;
+
+    template <class H, class T>
+    static detail::time_holder<H> make_holder(T&& t) {
+        if constexpr (std::is_lvalue_reference_v<H>)
+            return detail::time_holder<H>{&t};
+        else
+            return detail::time_holder<H>{static_cast<T&&>(t)};
+    }
+
+    using time_type = std::remove_reference_t<Time>;
+
+    template <class Transport>
+    auto call(Transport& transport, failover::deadline d) {
+        using R = typename detail::transport_result<Transport>::type;
+        static_assert(!std::is_void_v<R>,
+                      "failover: the transport returns void; return a value the library can classify "
+                      "(a status, a std::error_code, a verdict, or your own type with failover_classify)");
+        static_assert(std::is_invocable_r_v<verdict, Classifier&, const R&>,
+                      "failover cannot classify the transport's result type: write "
+                      "`failover::verdict failover_classify(const YourResult&)` in the namespace of "
+                      "YourResult (it is found by ADL), or give the pipeline a classifier with `.classify_with(fn)`");
+
+        detail::call_context<time_type> ctx(time_.get(), d);
+        detail::state_list<Ps...> states{};
+        auto innermost = [&]() -> outcome<R> { return attempt_once<R>(ctx, transport); };
+        outcome<R> out = run_from<0>(ctx, policies_, states, innermost);
+        if (out.has_value()) return result<R>(static_cast<outcome<R>&&>(out).value(), out.verdict(), ctx.report());
+        if (out.is_rejection()) return result<R>(out.rejection(), ctx.last_verdict(), ctx.report());
+#if FAILOVER_HAS_EXCEPTIONS
+        std::rethrow_exception(out.exception());
+#else
+        detail::fatal("unreachable: an exception outcome in a build without exceptions");
+#endif
+    }
+
+    template <class R, class Transport>
+    outcome<R> attempt_once(detail::call_context<time_type>& ctx, Transport& transport) {
+        if (!ctx.begin_attempt())
+            return outcome<R>(rejection{.reason = rejection_reason::deadline_exceeded});
+        std::optional<R> value;
+#if FAILOVER_HAS_EXCEPTIONS
+        try {
+            value.emplace(detail::call_transport<Transport, R>(transport, ctx.next_attempt()));
+        } catch (...) {
+            std::exception_ptr e = std::current_exception();
+            const verdict v = detail::classify_thrown(classifier_, e);
+            ctx.set_last_verdict(v);
+            return outcome<R>(detail::thrown{static_cast<std::exception_ptr&&>(e)}, v);
+        }
+#else
+        value.emplace(detail::call_transport<Transport, R>(transport, ctx.next_attempt()));
+#endif
+        const verdict v = detail::classify_value(classifier_, *value);
+        ctx.set_last_verdict(v);
+        return outcome<R>(static_cast<R&&>(*value), v);
+    }
+
+    template <std::size_t I, class Ctx, class... Qs, class... Ss, class Inner>
+    static auto run_from(Ctx& ctx, detail::policy_list<Qs...>& ps, detail::state_list<Ss...>& ss, Inner& inner) {
+        if constexpr (sizeof...(Qs) == 0) {
+            return inner();
+        } else {
+            auto next = [&] { return run_from<I + 1>(ctx, ps.tail, ss.tail, inner); };
+            using P = std::remove_reference_t<decltype(ps.head)>;
+            if constexpr (detail::has_call_state<P>)
+                return ps.head.run(ctx, ss.head, next);
+            else
+                return ps.head.run(ctx, next);
+        }
+    }
+
+    [[no_unique_address]] detail::time_holder<Time> time_;
+    [[no_unique_address]] Classifier classifier_;
+    [[no_unique_address]] detail::policy_list<Ps...> policies_;
+};
+
+/// Composes `policies` (outermost first) into a pipeline on the real clock with the default
+/// classifier. With no policies it calls the transport once and classifies the result.
+template <class... Ps>
+constexpr auto pipeline(Ps... policies) {
+    return basic_pipeline<system_time, detail::default_classifier, Ps...>(
+        detail::time_holder<system_time>{}, detail::default_classifier{},
+        detail::policy_list<Ps...>(static_cast<Ps&&>(policies)...));
+}
+
+}  // namespace failover
+
+#endif  // FAILOVER_PIPELINE_HPP_INCLUDED
