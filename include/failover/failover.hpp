@@ -6,6 +6,7 @@
 #include <failover/classify.hpp>
 #include <failover/errors.hpp>
 #include <failover/fault.hpp>
+#include <failover/http.hpp>
 #include <failover/pipeline.hpp>
 #include <failover/time.hpp>
 

@@ -12,9 +12,11 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string_view>  // also declares std::begin / std::end, which the header ranges need
 #include <type_traits>
+#include <utility>
 
 namespace failover::http {
 
@@ -114,6 +116,7 @@ public:
         return *this;
     }
 
+    /// Two maps are equal when every status, and the out-of-range fault, map alike.
     friend constexpr bool operator==(const status_map&, const status_map&) noexcept = default;
 
 private:
@@ -122,7 +125,7 @@ private:
     }
     static constexpr void check_fault(fault f) {
         if (static_cast<unsigned>(f) >= fault_count)
-            detail::throw_config_error("failover::http::status_map: the fault is not a failover::fault enumerator");
+            failover::detail::throw_config_error("failover::http::status_map: the fault is not a failover::fault enumerator");
     }
     // Builds "failover::http::status_map::<what> (got a..b)" without <string>: only reached on misuse.
     [[noreturn]] static void bad_status(const char* what, int first, int last) {
@@ -144,7 +147,7 @@ private:
         if (first != last) { put('.'); put('.'); put_int(last); }
         put(')');
         text[n] = '\0';
-        detail::throw_config_error(text);
+        failover::detail::throw_config_error(text);
     }
 
     fault table_[last_status - first_status + 1]{};
@@ -571,6 +574,11 @@ concept header_lookup = requires(const H& h, std::string_view name) {
 template <class H>
 concept header_source = header_range<H> || header_lookup<H>;
 
+/// What a braced list of headers becomes, so that
+/// `classify(429, {{"retry-after-ms", "1500"}})` needs no type spelled out (every function below
+/// defaults its header type to it).
+using header_list = std::initializer_list<std::pair<std::string_view, std::string_view>>;
+
 namespace detail {
 
 // Iterating a range is taken not to throw; a lookup may (one returning std::string allocates).
@@ -627,20 +635,20 @@ inline std::chrono::system_clock::time_point system_now() noexcept {
 /// `retry-after-ms` falls through to the next, a valid `retry-after-ms: 0` shadows
 /// `Retry-After` (as openai-node >= 7.5 and @azure/core-rest-pipeline do). Never negative,
 /// never above max_server_delay.
-template <header_source H>
+template <header_source H = header_list>
 constexpr std::optional<duration> retry_after(const H& headers, std::chrono::system_clock::time_point now)
     noexcept(detail::nothrow_source<H>) {
     return detail::retry_after_with(headers, [now]() noexcept { return now; });
 }
 
 /// As above, reading std::chrono::system_clock only when an HTTP-date has to be evaluated.
-template <header_source H>
+template <header_source H = header_list>
 constexpr std::optional<duration> retry_after(const H& headers) noexcept(detail::nothrow_source<H>) {
     return detail::retry_after_with(headers, detail::system_now);
 }
 
 /// The `x-should-retry` header: true, false, or nullopt when absent or not exactly "true"/"false".
-template <header_source H>
+template <header_source H = header_list>
 constexpr std::optional<bool> should_retry(const H& headers) noexcept(detail::nothrow_source<H>) {
     return detail::find_parsed(headers, "x-should-retry", parse_should_retry);
 }
@@ -698,13 +706,13 @@ constexpr verdict classify(int status, const classify_options& options) noexcept
 /// server-directed delay (see retry_after) and `x-should-retry` (false: `no_retry`, the fault
 /// kept; true: a `rejected` status becomes `unavailable`). Reads the system clock only for an
 /// HTTP-date Retry-After.
-template <header_source H>
+template <header_source H = header_list>
 constexpr verdict classify(int status, const H& headers) noexcept(detail::nothrow_source<H>) {
     return detail::classify_with(status, headers, default_status_map, true, detail::system_now);
 }
 
 /// As above, with `options`.
-template <header_source H>
+template <header_source H = header_list>
 constexpr verdict classify(int status, const H& headers, const classify_options& options)
     noexcept(detail::nothrow_source<H>) {
     return detail::classify_with(status, headers, options.statuses, options.honour_should_retry,
@@ -712,7 +720,7 @@ constexpr verdict classify(int status, const H& headers, const classify_options&
 }
 
 /// As above, measuring an HTTP-date Retry-After from `now` instead of the system clock.
-template <header_source H>
+template <header_source H = header_list>
 constexpr verdict classify(int status, const H& headers, std::chrono::system_clock::time_point now)
     noexcept(detail::nothrow_source<H>) {
     return detail::classify_with(status, headers, default_status_map, true,
@@ -720,7 +728,7 @@ constexpr verdict classify(int status, const H& headers, std::chrono::system_clo
 }
 
 /// As above, with `options`, measuring an HTTP-date Retry-After from `now`.
-template <header_source H>
+template <header_source H = header_list>
 constexpr verdict classify(int status, const H& headers, std::chrono::system_clock::time_point now,
                            const classify_options& options) noexcept(detail::nothrow_source<H>) {
     return detail::classify_with(status, headers, options.statuses, options.honour_should_retry,
