@@ -1,8 +1,9 @@
 // failover benchmarks: heap allocations counted per thread, reported as `allocs_per_op`.
 //
 // main.cpp replaces the global operator new/new[]/delete/delete[] (plain, sized, aligned,
-// nothrow) with versions that count every allocation of the calling thread. A benchmark
-// puts one `alloc_scope` in front of its `for (auto _ : state)` loop:
+// nothrow) with versions that count every allocation of the calling thread (under clang's
+// ThreadSanitizer, which forbids that, it counts through the sanitizer's malloc hook). A
+// benchmark puts one `alloc_scope` in front of its `for (auto _ : state)` loop:
 //
 //     void my_bench(benchmark::State& state) {
 //         failover_bench::alloc_scope allocs(state);

@@ -11,15 +11,44 @@
 #include <thread>
 
 // ---------------------------------------------------------------------------------------------
-// Counting replacements of the global allocation functions. Every operator new variant counts
-// one allocation on the calling thread and gets its memory from malloc / aligned_alloc; every
-// operator delete variant hands it back to free. A constant-initialised thread_local integer
-// needs no TLS init wrapper and never allocates, so operator new can use it at any time.
+// Counting allocations. A constant-initialised thread_local integer needs no TLS init wrapper
+// and never allocates, so an allocation function can bump it at any time.
+
+// clang links its ThreadSanitizer runtime statically, with strong definitions of every operator
+// new/delete: replacing them there fails to link. That build counts through the sanitizer's
+// malloc hook instead (every heap allocation of the thread, operator new included).
+#if defined(__clang__) && defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define FAILOVER_BENCH_SANITIZER_HOOKS 1
+#  endif
+#endif
+#ifndef FAILOVER_BENCH_SANITIZER_HOOKS
+#  define FAILOVER_BENCH_SANITIZER_HOOKS 0
+#endif
+
+#if FAILOVER_BENCH_SANITIZER_HOOKS
+#  include <sanitizer/allocator_interface.h>
+#endif
 
 namespace {
 
 constinit thread_local std::uint64_t allocations = 0;
 
+#if FAILOVER_BENCH_SANITIZER_HOOKS
+
+void on_malloc(const volatile void*, std::size_t) { ++allocations; }
+void on_free(const volatile void*) {}
+
+bool install_counter() { return __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free) != 0; }
+
+}  // namespace
+
+#else  // replace the global allocation functions
+
+bool install_counter() { return true; }
+
+// Every operator new variant counts one allocation on the calling thread and gets its memory
+// from malloc / aligned_alloc; every operator delete variant hands it back to free.
 void* allocate(std::size_t size) noexcept {
     ++allocations;
     return std::malloc(size == 0 ? 1 : size);
@@ -46,8 +75,6 @@ void* allocate_or_throw(std::size_t size, Align... align) {
 
 }  // namespace
 
-std::uint64_t failover_bench::thread_allocations() noexcept { return allocations; }
-
 void* operator new(std::size_t size) { return allocate_or_throw(size); }
 void* operator new[](std::size_t size) { return allocate_or_throw(size); }
 void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return allocate(size); }
@@ -70,12 +97,16 @@ void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::f
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 
+#endif  // FAILOVER_BENCH_SANITIZER_HOOKS
+
+std::uint64_t failover_bench::thread_allocations() noexcept { return allocations; }
+
 // ---------------------------------------------------------------------------------------------
 
 namespace {
 
-// True when the replacements above are the ones the program uses (a sanitizer runtime or a
-// malloc library that interposed its own operator new would make every allocs_per_op a false 0).
+// True when the counter above sees allocations (a sanitizer runtime or a malloc library that
+// interposed its own operator new would otherwise make every allocs_per_op a false 0).
 bool counter_works() {
     const std::uint64_t before = failover_bench::thread_allocations();
     void* p = ::operator new(16);
@@ -95,7 +126,7 @@ int main(int argc, char** argv) {
     // benchmark happened to run earlier in the same process (peers measured 2-3x differences).
     std::thread([] {}).join();
 
-    if (!counter_works()) {
+    if (!install_counter() || !counter_works()) {
         std::fputs("failover_bench: the counting operator new is not in use; allocs_per_op would be wrong\n", stderr);
         return 1;
     }

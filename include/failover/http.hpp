@@ -662,8 +662,8 @@ constexpr std::optional<bool> should_retry(const H& headers) noexcept(detail::no
 struct classify_options {
     /// Status -> fault table; the library defaults unless overridden.
     status_map statuses = default_status_map;
-    /// Obey `x-should-retry` (sent by the OpenAI service; the OpenAI clients obey it,
-    /// @azure/core-rest-pipeline ignores it). Default true.
+    /// Obey `x-should-retry`, as the OpenAI clients do (@azure/core-rest-pipeline ignores it).
+    /// Default true.
     bool honour_should_retry = true;
 };
 
