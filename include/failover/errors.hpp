@@ -32,6 +32,53 @@ namespace detail {
 #endif
 }
 
+/// Builds a configuration error message in a fixed buffer, without <string>:
+/// `config_message("retry_options.max_attempts must be >= 1").got(0)` reads
+/// "retry_options.max_attempts must be >= 1 (got 0)". Only reached on misuse.
+class config_message {
+public:
+    explicit config_message(const char* what) noexcept { append(what); }
+
+    config_message& append(const char* text) noexcept {
+        for (; *text != '\0'; ++text) put(*text);
+        return *this;
+    }
+    config_message& append(long long value) noexcept {
+        char digits[24];
+        int count = 0;
+        unsigned long long x = value < 0 ? 0ull - static_cast<unsigned long long>(value) : static_cast<unsigned long long>(value);
+        if (value < 0) put('-');
+        do {
+            digits[count++] = static_cast<char>('0' + x % 10);
+            x /= 10;
+        } while (x != 0);
+        while (count > 0) put(digits[--count]);
+        return *this;
+    }
+    /// Appends " (got <value>)".
+    config_message& got(long long value) noexcept { return append(" (got ").append(value).append(")"); }
+    /// Appends " (got <first>..<last>)".
+    config_message& got(long long first, long long last) noexcept {
+        return append(" (got ").append(first).append("..").append(last).append(")");
+    }
+    const char* c_str() const noexcept { return text_; }
+
+private:
+    void put(char c) noexcept {
+        if (size_ + 1 < sizeof text_) {
+            text_[size_++] = c;
+            text_[size_] = '\0';
+        }
+    }
+
+    char text_[256] = {};
+    unsigned size_ = 0;
+};
+
+[[noreturn]] inline void throw_config_error(const config_message& message) {
+    throw_config_error(message.c_str());
+}
+
 [[noreturn]] inline void throw_bad_result_access(const char* message) {
 #if FAILOVER_HAS_EXCEPTIONS
     throw bad_result_access(message);

@@ -127,27 +127,12 @@ private:
         if (static_cast<unsigned>(f) >= fault_count)
             failover::detail::throw_config_error("failover::http::status_map: the fault is not a failover::fault enumerator");
     }
-    // Builds "failover::http::status_map::<what> (got a..b)" without <string>: only reached on misuse.
     [[noreturn]] static void bad_status(const char* what, int first, int last) {
-        char text[160];
-        std::size_t n = 0;
-        auto put = [&](char c) { if (n + 1 < sizeof text) text[n++] = c; };
-        auto put_int = [&](int v) {
-            char digits[12];
-            int count = 0;
-            long long x = v;
-            if (x < 0) { put('-'); x = -x; }
-            do { digits[count++] = static_cast<char>('0' + x % 10); x /= 10; } while (x != 0);
-            while (count > 0) put(digits[--count]);
-        };
-        for (char c : std::string_view{"failover::http::status_map::"}) put(c);
-        for (const char* p = what; *p != '\0'; ++p) put(*p);
-        for (char c : std::string_view{" (got "}) put(c);
-        put_int(first);
-        if (first != last) { put('.'); put('.'); put_int(last); }
-        put(')');
-        text[n] = '\0';
-        failover::detail::throw_config_error(text);
+        detail::config_message message("failover::http::status_map::");
+        message.append(what);
+        if (first == last) message.got(first);
+        else message.got(first, last);
+        detail::throw_config_error(message);
     }
 
     fault table_[last_status - first_status + 1]{};
