@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <limits>
 
 using namespace std::chrono_literals;
 using failover::deadline;
@@ -103,4 +104,11 @@ TEST_CASE("the manual clock saturates instead of wrapping", "[time]") {
     failover::testing::manual_clock clock(time_point::max() - 1s);
     clock.advance(1h);
     CHECK(clock.now() == time_point::max());
+}
+
+TEST_CASE("a NaN duration converts to zero instead of undefined behaviour", "[time]") {
+    const std::chrono::duration<double> nan_seconds(std::numeric_limits<double>::quiet_NaN());
+    CHECK(detail::to_duration_sat(nan_seconds) == duration::zero());
+    const deadline d = deadline::after(time_point{} + 1s, nan_seconds);
+    CHECK(d.at() == time_point{} + 1s);
 }

@@ -402,6 +402,11 @@ verdict classify_thrown(C& c, const std::exception_ptr& e) {
         return failover::classify_exception(e);
 }
 
+#if FAILOVER_HAS_EXCEPTIONS
+// Out of line and cold: copying an exception_ptr on the call path would stop it inlining.
+[[noreturn]] FAILOVER_COLD inline void rethrow(const std::exception_ptr& e) { std::rethrow_exception(e); }
+#endif
+
 template <class T>
 constexpr bool takes_attempt = std::is_invocable_v<T&, const attempt&>;
 
@@ -425,7 +430,7 @@ R call_transport(T& t, const attempt& a) {
 
 template <class Time>
 struct time_holder {  // by value: stateless or owned time sources
-    Time time;
+    [[no_unique_address]] Time time;
     Time& get() noexcept { return time; }
 };
 template <class Time>
@@ -487,17 +492,17 @@ public:
 
     /// Runs `transport` through the policies with no deadline.
     template <class Transport>
-    auto operator()(Transport&& transport) {
+    FAILOVER_ALWAYS_INLINE auto operator()(Transport&& transport) {
         return call(transport, failover::deadline::none());
     }
     /// Runs `transport` with a deadline for the whole call (every attempt and sleep).
     template <class Transport>
-    auto operator()(Transport&& transport, failover::deadline d) {
+    FAILOVER_ALWAYS_INLINE auto operator()(Transport&& transport, failover::deadline d) {
         return call(transport, d);
     }
     /// Runs `transport` with a time limit for the whole call, from now on the pipeline's clock.
     template <class Transport, class Rep, class Period>
-    auto operator()(Transport&& transport, std::chrono::duration<Rep, Period> timeout) {
+    FAILOVER_ALWAYS_INLINE auto operator()(Transport&& transport, std::chrono::duration<Rep, Period> timeout) {
         return call(transport, failover::deadline::after(time_.get().now(), timeout));
     }
 
@@ -544,7 +549,7 @@ private:
     using time_type = std::remove_reference_t<Time>;
 
     template <class Transport>
-    auto call(Transport& transport, failover::deadline d) {
+    FAILOVER_ALWAYS_INLINE auto call(Transport& transport, failover::deadline d) {
         using R = typename detail::transport_result<Transport>::type;
         static_assert(!std::is_void_v<R>,
                       "failover: the transport returns void; return a value the library can classify "
@@ -556,19 +561,19 @@ private:
 
         detail::call_context<time_type> ctx(time_.get(), d);
         detail::state_list<Ps...> states{};
-        auto innermost = [&]() -> outcome<R> { return attempt_once<R>(ctx, transport); };
+        auto innermost = [&]() FAILOVER_LAMBDA_ALWAYS_INLINE -> outcome<R> { return attempt_once<R>(ctx, transport); };
         outcome<R> out = run_from<0>(ctx, policies_, states, innermost);
         if (out.has_value()) return result<R>(static_cast<outcome<R>&&>(out).value(), out.verdict(), ctx.report());
         if (out.is_rejection()) return result<R>(out.rejection(), ctx.last_verdict(), ctx.report());
 #if FAILOVER_HAS_EXCEPTIONS
-        std::rethrow_exception(out.exception());
+        detail::rethrow(out.exception());
 #else
         detail::fatal("unreachable: an exception outcome in a build without exceptions");
 #endif
     }
 
     template <class R, class Transport>
-    outcome<R> attempt_once(detail::call_context<time_type>& ctx, Transport& transport) {
+    FAILOVER_ALWAYS_INLINE outcome<R> attempt_once(detail::call_context<time_type>& ctx, Transport& transport) {
         if (!ctx.begin_attempt())
             return outcome<R>(rejection{.reason = rejection_reason::deadline_exceeded});
         std::optional<R> value;
@@ -576,10 +581,7 @@ private:
         try {
             value.emplace(detail::call_transport<Transport, R>(transport, ctx.next_attempt()));
         } catch (...) {
-            std::exception_ptr e = std::current_exception();
-            const verdict v = detail::classify_thrown(classifier_, e);
-            ctx.set_last_verdict(v);
-            return outcome<R>(detail::thrown{static_cast<std::exception_ptr&&>(e)}, v);
+            return caught<R>(ctx);
         }
 #else
         value.emplace(detail::call_transport<Transport, R>(transport, ctx.next_attempt()));
@@ -589,12 +591,24 @@ private:
         return outcome<R>(static_cast<R&&>(*value), v);
     }
 
+#if FAILOVER_HAS_EXCEPTIONS
+    // The exception path, out of line and cold so the happy path stays small enough to inline.
+    // Called from inside the catch handler, where current_exception() is the one in flight.
+    template <class R>
+    FAILOVER_COLD outcome<R> caught(detail::call_context<time_type>& ctx) {
+        std::exception_ptr e = std::current_exception();
+        const verdict v = detail::classify_thrown(classifier_, e);
+        ctx.set_last_verdict(v);
+        return outcome<R>(detail::thrown{static_cast<std::exception_ptr&&>(e)}, v);
+    }
+#endif
+
     template <std::size_t I, class Ctx, class... Qs, class... Ss, class Inner>
-    static auto run_from(Ctx& ctx, detail::policy_list<Qs...>& ps, detail::state_list<Ss...>& ss, Inner& inner) {
+    FAILOVER_ALWAYS_INLINE static auto run_from(Ctx& ctx, detail::policy_list<Qs...>& ps, detail::state_list<Ss...>& ss, Inner& inner) {
         if constexpr (sizeof...(Qs) == 0) {
             return inner();
         } else {
-            auto next = [&] { return run_from<I + 1>(ctx, ps.tail, ss.tail, inner); };
+            auto next = [&]() FAILOVER_LAMBDA_ALWAYS_INLINE { return run_from<I + 1>(ctx, ps.tail, ss.tail, inner); };
             using P = std::remove_reference_t<decltype(ps.head)>;
             if constexpr (detail::has_call_state<P>)
                 return ps.head.run(ctx, ss.head, next);

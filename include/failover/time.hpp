@@ -84,6 +84,7 @@ template <class Rep, class Period>
 constexpr duration to_duration_sat(std::chrono::duration<Rep, Period> d) noexcept {
     using target = std::chrono::duration<long double, std::nano>;
     const long double ns = std::chrono::duration_cast<target>(d).count();
+    if (ns != ns) return duration::zero();  // NaN: no meaningful duration, and casting it is UB
     if (ns >= static_cast<long double>(std::numeric_limits<duration::rep>::max())) return duration::max();
     if (ns <= static_cast<long double>(std::numeric_limits<duration::rep>::min())) return duration::min();
     return std::chrono::duration_cast<duration>(d);
