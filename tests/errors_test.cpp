@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <climits>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -30,4 +31,12 @@ TEST_CASE("a configuration error is an invalid_argument carrying the message", "
         CHECK(std::string(e.what()) == "breaker.window must be > 0 (got 0)");
         CHECK(dynamic_cast<const failover::config_error*>(&e) != nullptr);
     }
+}
+
+TEST_CASE("a configuration message prints real values with three decimals", "[errors]") {
+    CHECK(std::string(config_message("f").got_real(0.5).c_str()) == "f (got 0.500)");
+    CHECK(std::string(config_message("f").got_real(-2.0).c_str()) == "f (got -2.000)");
+    CHECK(std::string(config_message("f").got_real(1.9999).c_str()) == "f (got 2.000)");
+    CHECK(std::string(config_message("f").got_real(std::numeric_limits<double>::quiet_NaN()).c_str()).find("nan") != std::string::npos);
+    CHECK(std::string(config_message("f").got_real(1e300).c_str()) == "f (got inf)");
 }

@@ -55,8 +55,26 @@ public:
         while (count > 0) put(digits[--count]);
         return *this;
     }
+    /// Appends a floating-point value with three decimals ("2.500", "nan", "-inf").
+    config_message& append_real(double value) noexcept {
+        if (value != value) return append("nan");
+        if (value < 0) {
+            put('-');
+            value = -value;
+        }
+        if (value > 9.2e18) return append("inf");
+        const long long whole = static_cast<long long>(value);
+        const long long milli = static_cast<long long>((value - static_cast<double>(whole)) * 1000.0 + 0.5);
+        append(milli >= 1000 ? whole + 1 : whole).append(".");
+        const long long frac = milli >= 1000 ? 0 : milli;
+        if (frac < 100) put('0');
+        if (frac < 10) put('0');
+        return append(frac);
+    }
     /// Appends " (got <value>)".
     config_message& got(long long value) noexcept { return append(" (got ").append(value).append(")"); }
+    /// Appends " (got <value>)" for a floating-point value.
+    config_message& got_real(double value) noexcept { return append(" (got ").append_real(value).append(")"); }
     /// Appends " (got <first>..<last>)".
     config_message& got(long long first, long long last) noexcept {
         return append(" (got ").append(first).append("..").append(last).append(")");

@@ -8,6 +8,7 @@
 #include <failover/fault.hpp>
 #include <failover/http.hpp>
 #include <failover/pipeline.hpp>
+#include <failover/retry.hpp>
 #include <failover/time.hpp>
 
 #endif  // FAILOVER_FAILOVER_HPP_INCLUDED

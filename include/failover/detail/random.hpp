@@ -7,9 +7,9 @@
 #ifndef FAILOVER_DETAIL_RANDOM_HPP_INCLUDED
 #define FAILOVER_DETAIL_RANDOM_HPP_INCLUDED
 
+#include <failover/detail/atomic.hpp>
 #include <failover/detail/config.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 
@@ -52,12 +52,12 @@ private:
     std::uint64_t s_[4]{};
 };
 
-inline std::atomic<std::uint64_t> rng_streams{0};
+inline atomic<std::uint64_t> rng_streams{0};
 
 // Distinct per thread and per process start: a counter (distinct threads), the state's own
 // address (distinct processes under ASLR) and the clock.
 inline std::uint64_t fresh_seed(const void* where) noexcept {
-    std::uint64_t seed = rng_streams.fetch_add(1, std::memory_order_relaxed) * 0x9E3779B97F4A7C15ull;
+    std::uint64_t seed = rng_streams.fetch_add(1, order::relaxed) * 0x9E3779B97F4A7C15ull;
     seed ^= reinterpret_cast<std::uintptr_t>(where);
     seed ^= static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     return seed;
