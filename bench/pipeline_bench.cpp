@@ -7,35 +7,12 @@
 // Both are registered single-threaded and with ->Threads(2) (one pipeline object shared by the
 // two threads, as a service would share it). Compare CPU time at the same thread count.
 #include "alloc_counter.hpp"
+#include "transport.hpp"
 
 #include <failover/pipeline.hpp>
 
 #include <benchmark/benchmark.h>
 
-namespace bench_transport {
-
-/// The transport's result: a payload and whether the exchange worked.
-struct reply {
-    int value;
-    bool ok;
-};
-
-/// Found by ADL. Selecting the fault (rather than one of two whole verdicts) lets both compilers
-/// compute it without a branch; `r.ok ? success : verdict{...}` made g++ split the loop on a
-/// taken branch and cost ~0.4 ns that had nothing to do with the pipeline.
-constexpr failover::verdict failover_classify(const reply& r) noexcept {
-    return failover::verdict{.kind = r.ok ? failover::fault::none : failover::fault::unavailable};
-}
-
-// Volatile, so that neither field of a reply can be known at compile time (clang propagates
-// constant return values across functions even when they are not inlined).
-volatile int reply_value = 42;
-volatile bool reply_ok = true;
-
-/// The stand-in for an HTTP call: as cheap as a call can be, and never inlined.
-[[gnu::noinline]] reply transport() { return reply{reply_value, reply_ok}; }
-
-}  // namespace bench_transport
 
 namespace {
 
