@@ -135,6 +135,7 @@ namespace detail {
 struct thrown {
     std::exception_ptr error;
 };
+struct invoke_t {};
 
 // A tagged union of R and up to two other alternatives, written out instead of std::variant:
 // both compilers turned the variant's visitation into jump tables and memory copies on the
@@ -147,6 +148,11 @@ public:
     template <class... Args>
     constexpr tagged(std::in_place_index_t<0>, Args&&... args) : tag_(tag::r) {
         ::new (static_cast<void*>(&u_.r)) R(static_cast<Args&&>(args)...);
+    }
+    // R constructed from the prvalue `f()` returns: no temporary, no move.
+    template <class F>
+    constexpr tagged(invoke_t, F& f) : tag_(tag::r) {
+        ::new (static_cast<void*>(&u_.r)) R(f());
     }
     constexpr tagged(std::in_place_index_t<1>, A a) : tag_(tag::a) { ::new (static_cast<void*>(&u_.a)) A(static_cast<A&&>(a)); }
     constexpr tagged(std::in_place_index_t<2>, B b) : tag_(tag::b) { ::new (static_cast<void*>(&u_.b)) B(static_cast<B&&>(b)); }
@@ -209,7 +215,18 @@ private:
 };
 
 struct nothing {};
-struct classified_t {};
+
+// Copies a verdict field by field. A whole-struct copy becomes one 16-byte load of bytes just
+// written one field at a time, which the processor cannot forward from its store buffer: a
+// stall of a dozen cycles, several times per call when outcomes are moved between layers.
+constexpr void copy_verdict(verdict& to, const verdict& from) noexcept {
+    to.kind = from.kind;
+    to.no_retry = from.no_retry;
+    if (from.retry_after.has_value())
+        to.retry_after.emplace(*from.retry_after);
+    else
+        to.retry_after.reset();
+}
 
 #if FAILOVER_HAS_EXCEPTIONS
 // Out of line and cold: copying an exception_ptr on the call path would stop it inlining.
@@ -230,13 +247,28 @@ public:
     constexpr outcome(R value, failover::verdict v) : state_(std::in_place_index<0>, static_cast<R&&>(value)), verdict_(v) {}
     /// A refusal: no transport call took place.
     constexpr outcome(failover::rejection r) : state_(std::in_place_index<2>, r) {}
-    // The pipeline's own: the value moved in first, then classified where it now lives. (Building
-    // the verdict in a local first made g++ copy it through memory: ~15 ns per call.)
-    template <class C>
-    constexpr outcome(detail::classified_t, R&& value, C& classifier)
-        : state_(std::in_place_index<0>, static_cast<R&&>(value)), verdict_(classifier(state_.r())) {}
+    // The pipeline's own: the transport's value constructed in place from `call()`, then
+    // classified where it lives.
+    template <class F, class C>
+    constexpr outcome(detail::invoke_t, F& call, C& classifier)
+        : state_(detail::invoke_t{}, call), verdict_(classifier(state_.r())) {}
     /// An exception thrown by the transport, and its verdict.
     outcome(detail::thrown t, failover::verdict v) : state_(std::in_place_index<1>, static_cast<detail::thrown&&>(t)), verdict_(v) {}
+
+    outcome(outcome&& o) noexcept(std::is_nothrow_move_constructible_v<R>) : state_(static_cast<storage&&>(o.state_)) {
+        detail::copy_verdict(verdict_, o.verdict_);
+    }
+    outcome(const outcome& o) requires std::is_copy_constructible_v<R> : state_(o.state_) { detail::copy_verdict(verdict_, o.verdict_); }
+    outcome& operator=(outcome&& o) noexcept(std::is_nothrow_move_constructible_v<R>) {
+        state_ = static_cast<storage&&>(o.state_);
+        detail::copy_verdict(verdict_, o.verdict_);
+        return *this;
+    }
+    outcome& operator=(const outcome& o) requires std::is_copy_constructible_v<R> {
+        state_ = o.state_;
+        detail::copy_verdict(verdict_, o.verdict_);
+        return *this;
+    }
 
     /// True when a transport call took place (a value or an exception came back).
     constexpr bool attempted() const noexcept { return state_.which() != storage::tag::b; }
@@ -346,6 +378,8 @@ public:
     constexpr failover::deadline deadline() const noexcept { return attempt_.deadline_; }
     /// Transport calls made so far in this call.
     constexpr unsigned attempts() const noexcept { return report_.attempts; }
+    /// Time slept so far in this call.
+    constexpr duration waited() const noexcept { return report_.waited; }
     constexpr const call_report& report() const noexcept { return report_; }
     /// The attempt the transport will see next (its number is set when it starts).
     constexpr const failover::attempt& next_attempt() const noexcept { return attempt_; }
@@ -648,8 +682,11 @@ private:
         detail::state_list<Ps...> states{};
         auto innermost = [&]() FAILOVER_LAMBDA_ALWAYS_INLINE -> outcome<R> { return attempt_once<R>(ctx, transport); };
         outcome<R> out = run_from<0>(ctx, policies_, states, innermost);
-        if (out.has_value()) return result<R>(static_cast<outcome<R>&&>(out).value(), out.verdict(), ctx.report());
-        if (out.is_rejection()) return result<R>(out.rejection(), verdict{.kind = ctx.last_fault()}, ctx.report());
+        // The report is rebuilt from its fields: copying the context's struct whole reloads, in
+        // one wide load, fields just written by narrow stores (a store-forwarding stall).
+        const call_report report{ctx.attempts(), ctx.waited()};
+        if (out.has_value()) return result<R>(static_cast<outcome<R>&&>(out).value(), out.verdict(), report);
+        if (out.is_rejection()) return result<R>(out.rejection(), verdict{.kind = ctx.last_fault()}, report);
 #if FAILOVER_HAS_EXCEPTIONS
         detail::rethrow(out.exception());
 #else
@@ -661,19 +698,26 @@ private:
     FAILOVER_ALWAYS_INLINE outcome<R> attempt_once(detail::call_context<time_type>& ctx, Transport& transport) {
         if (!ctx.begin_attempt())
             return outcome<R>(rejection{.reason = rejection_reason::deadline_exceeded});
-        std::optional<R> value;
+        // The transport's value is constructed straight into the outcome and classified where it
+        // lives: an intermediate (std::optional<R>, a by-value parameter) was stored field by
+        // field and reloaded whole, a store-forwarding stall that cost ~10 ns per call. A
+        // classifier that throws is therefore treated like a transport that throws.
+        auto call = [&]() FAILOVER_LAMBDA_ALWAYS_INLINE -> R {
+            return detail::call_transport<Transport, R>(transport, ctx.next_attempt());
+        };
 #if FAILOVER_HAS_EXCEPTIONS
         try {
-            value.emplace(detail::call_transport<Transport, R>(transport, ctx.next_attempt()));
+            outcome<R> out(detail::invoke_t{}, call, classifier_);
+            ctx.set_last_fault(out.verdict().kind);
+            return out;
         } catch (...) {
             return caught<R>(ctx);
         }
 #else
-        value.emplace(detail::call_transport<Transport, R>(transport, ctx.next_attempt()));
-#endif
-        outcome<R> out(detail::classified_t{}, static_cast<R&&>(*value), classifier_);
+        outcome<R> out(detail::invoke_t{}, call, classifier_);
         ctx.set_last_fault(out.verdict().kind);
         return out;
+#endif
     }
 
 #if FAILOVER_HAS_EXCEPTIONS

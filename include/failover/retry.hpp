@@ -424,10 +424,11 @@ public:
         // max_duration costs a clock read per call; without it the happy path reads no clock.
         const time_point started = options_.max_duration == duration::max() ? detail::time_min : ctx.now();
         auto out = next();
-        // One named result for every path: it is the caller's own object (NRVO), and the
-        // failure path rewrites it in place instead of copying a fresh one out.
+        // The failure path takes the outcome by value and hands back the final one: passing it
+        // by reference would make the happy path's outcome live in memory, and the compilers
+        // then copy it through mismatched loads and stores (~10 ns per call).
         if (!out.ok()) [[unlikely]]
-            keep_trying(ctx, next, out, started);
+            out = keep_trying(ctx, next, static_cast<decltype(out)&&>(out), started);
         return out;
     }
 
@@ -437,7 +438,7 @@ private:
 
     // Everything after a failed first attempt, out of the happy path.
     template <class Context, class Next, class Out>
-    [[gnu::noinline]] void keep_trying(Context& ctx, Next& next, Out& out, time_point started) {
+    [[gnu::noinline]] Out keep_trying(Context& ctx, Next& next, Out out, time_point started) {
         unsigned attempts = out.attempted() ? 1 : 0;  // transport calls made through this policy
         unsigned waits = 0;                           // sleeps on inner rejections
         duration previous{0};                         // the decorrelated jitter's walk
@@ -446,22 +447,29 @@ private:
                 // An inner policy says nothing will work before retry_at: wait for it when that
                 // fits, without spending an attempt; otherwise hand the rejection up.
                 const rejection& r = out.rejection();
-                if (!r.retry_at || r.reason == rejection_reason::deadline_exceeded || waits + 1 >= options_.max_attempts)
-                    return give_up(attempts, give_up_reason::rejected, verdict{.kind = ctx.last_fault()});
+                if (!r.retry_at || r.reason == rejection_reason::deadline_exceeded || waits + 1 >= options_.max_attempts) {
+                    give_up(attempts, give_up_reason::rejected, verdict{.kind = ctx.last_fault()});
+                    return out;
+                }
                 const time_point now = ctx.now();
                 const duration wait = *r.retry_at > now ? detail::sub_sat(*r.retry_at, now) : duration::zero();
-                if (wait > options_.max_retry_after || !fits(ctx, now, wait, started))
-                    return give_up(attempts, give_up_reason::rejected, verdict{.kind = ctx.last_fault()});
+                if (wait > options_.max_retry_after || !fits(ctx, now, wait, started)) {
+                    give_up(attempts, give_up_reason::rejected, verdict{.kind = ctx.last_fault()});
+                    return out;
+                }
                 ++waits;
                 ctx.sleep_for(wait);
                 out = next();
                 if (out.attempted()) ++attempts;
-                if (out.ok()) return;
+                if (out.ok()) return out;
                 continue;
             }
             const verdict v = out.verdict();
-            if (!v.retryable(options_.retry_on)) return;
-            if (attempts >= options_.max_attempts) return give_up(attempts, give_up_reason::attempts_exhausted, v);
+            if (!v.retryable(options_.retry_on)) return out;
+            if (attempts >= options_.max_attempts) {
+                give_up(attempts, give_up_reason::attempts_exhausted, v);
+                return out;
+            }
 
             duration delay{};
             if constexpr (std::is_same_v<DelayFn, detail::no_delay_function>) {
@@ -469,37 +477,46 @@ private:
                                              options_.jitter == jitter::none ? 0.0 : detail::thread_rng().uniform01(), previous);
             } else {
                 delay = delay_fn_(attempts, v);
-                if (delay < duration::zero()) return give_up(attempts, give_up_reason::delay_function, v);
+                if (delay < duration::zero()) {
+                    give_up(attempts, give_up_reason::delay_function, v);
+                    return out;
+                }
             }
             if (v.retry_after) {
                 if (*v.retry_after > options_.max_retry_after) {
                     const time_point now = ctx.now();
                     give_up(attempts, give_up_reason::retry_after_too_long, v);
-                    out = Out(rejection{.reason = rejection_reason::retry_after_too_long,
-                                        .retry_at = detail::add_sat(now, *v.retry_after),
-                                        .source = this});
-                    return;
+                    return Out(rejection{.reason = rejection_reason::retry_after_too_long,
+                                         .retry_at = detail::add_sat(now, *v.retry_after),
+                                         .source = this});
                 }
                 if (*v.retry_after > delay) delay = *v.retry_after;
             }
             if (!ctx.deadline().is_none() || started != detail::time_min) {
                 const time_point now = ctx.now();
-                if (!ctx.deadline().is_none() && detail::add_sat(now, delay) >= ctx.deadline().at())
-                    return give_up(attempts, give_up_reason::deadline, v);
+                if (!ctx.deadline().is_none() && detail::add_sat(now, delay) >= ctx.deadline().at()) {
+                    give_up(attempts, give_up_reason::deadline, v);
+                    return out;
+                }
                 if (started != detail::time_min) {
                     const duration left = detail::sub_sat(detail::add_sat(started, options_.max_duration), now);
-                    if (left <= duration::zero()) return give_up(attempts, give_up_reason::max_duration, v);
+                    if (left <= duration::zero()) {
+                        give_up(attempts, give_up_reason::max_duration, v);
+                        return out;
+                    }
                     if (delay > left) delay = left;
                 }
             }
-            if (options_.budget != nullptr && !options_.budget->try_acquire_retry(ctx.now()))
-                return give_up(attempts, give_up_reason::budget_exhausted, v);
+            if (options_.budget != nullptr && !options_.budget->try_acquire_retry(ctx.now())) {
+                give_up(attempts, give_up_reason::budget_exhausted, v);
+                return out;
+            }
 
             on_retry_(attempts, v, delay);
             ctx.sleep_for(delay);
             out = next();
             if (out.attempted()) ++attempts;
-            if (out.ok()) return;
+            if (out.ok()) return out;
         }
     }
 
