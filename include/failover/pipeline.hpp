@@ -250,8 +250,10 @@ public:
     // The pipeline's own: the transport's value constructed in place from `call()`, then
     // classified where it lives.
     template <class F, class C>
-    constexpr outcome(detail::invoke_t, F& call, C& classifier)
-        : state_(detail::invoke_t{}, call), verdict_(classifier(state_.r())) {}
+    constexpr outcome(detail::invoke_t, F& call, C& classifier, fault& last_fault)
+        : state_(detail::invoke_t{}, call), verdict_(classifier(state_.r())) {
+        last_fault = verdict_.kind;
+    }
     /// An exception thrown by the transport, and its verdict.
     outcome(detail::thrown t, failover::verdict v) : state_(std::in_place_index<1>, static_cast<detail::thrown&&>(t)), verdict_(v) {}
 
@@ -410,6 +412,7 @@ public:
     // whole verdict here on every attempt made the compiler spill it through memory and cost
     // ~12 ns per call. A rejection carries its own time; this says what the attempts met.
     constexpr void set_last_fault(fault f) noexcept { last_fault_ = f; }
+    constexpr fault& last_fault_slot() noexcept { return last_fault_; }
     constexpr fault last_fault() const noexcept { return last_fault_; }
 
 private:
@@ -705,18 +708,16 @@ private:
         auto call = [&]() FAILOVER_LAMBDA_ALWAYS_INLINE -> R {
             return detail::call_transport<Transport, R>(transport, ctx.next_attempt());
         };
+        // Every return is a prvalue, so the outcome is built in the caller's object (a named
+        // local returned on one path and a temporary on another would be moved, R and all).
 #if FAILOVER_HAS_EXCEPTIONS
         try {
-            outcome<R> out(detail::invoke_t{}, call, classifier_);
-            ctx.set_last_fault(out.verdict().kind);
-            return out;
+            return outcome<R>(detail::invoke_t{}, call, classifier_, ctx.last_fault_slot());
         } catch (...) {
             return caught<R>(ctx);
         }
 #else
-        outcome<R> out(detail::invoke_t{}, call, classifier_);
-        ctx.set_last_fault(out.verdict().kind);
-        return out;
+        return outcome<R>(detail::invoke_t{}, call, classifier_, ctx.last_fault_slot());
 #endif
     }
 

@@ -420,13 +420,17 @@ public:
     /// The policy's layer: one attempt, and the retries it earns.
     template <class Context, class Next>
     FAILOVER_ALWAYS_INLINE auto run(Context& ctx, Next&& next) {
-        if (options_.budget != nullptr) options_.budget->record_first_attempt();
-        // max_duration costs a clock read per call; without it the happy path reads no clock.
-        const time_point started = options_.max_duration == duration::max() ? detail::time_min : ctx.now();
+        // Without a budget or max_duration (the common case) the call needs one test of one
+        // byte here, and reads no clock.
+        time_point started = detail::time_min;
+        if (has_setup_) [[unlikely]] {
+            if (options_.budget != nullptr) options_.budget->record_first_attempt();
+            if (options_.max_duration != duration::max()) started = ctx.now();
+        }
         auto out = next();
-        // The failure path takes the outcome by value and hands back the final one: passing it
-        // by reference would make the happy path's outcome live in memory, and the compilers
-        // then copy it through mismatched loads and stores (~10 ns per call).
+        // The failure path is inlined and takes the outcome by value: called out of line, or
+        // given the outcome by reference, it makes the happy path's objects live in memory, and
+        // the compilers then copy them through mismatched loads and stores (~10 ns per call).
         if (!out.ok()) [[unlikely]]
             out = keep_trying(ctx, next, static_cast<decltype(out)&&>(out), started);
         return out;
@@ -438,7 +442,7 @@ private:
 
     // Everything after a failed first attempt, out of the happy path.
     template <class Context, class Next, class Out>
-    [[gnu::noinline]] Out keep_trying(Context& ctx, Next& next, Out out, time_point started) {
+    FAILOVER_ALWAYS_INLINE Out keep_trying(Context& ctx, Next& next, Out out, time_point started) {
         unsigned attempts = out.attempted() ? 1 : 0;  // transport calls made through this policy
         unsigned waits = 0;                           // sleeps on inner rejections
         duration previous{0};                         // the decorrelated jitter's walk
@@ -532,6 +536,7 @@ private:
     void give_up(unsigned attempts, give_up_reason why, const verdict& last) { on_give_up_(attempts, last, why); }
 
     retry_options options_;
+    bool has_setup_ = options_.budget != nullptr || options_.max_duration != duration::max();
     [[no_unique_address]] OnRetry on_retry_;
     [[no_unique_address]] OnGiveUp on_give_up_;
     [[no_unique_address]] DelayFn delay_fn_;
