@@ -20,7 +20,6 @@
 namespace {
 
 using bench_transport::failing_transport;
-using bench_transport::reply;
 using bench_transport::transport;
 
 // Sleeps without sleeping: the failure path's cost without the wait it asks for.
@@ -31,46 +30,19 @@ struct no_sleep_time {
 
 auto shared_retry = failover::pipeline(failover::retry{});
 
-void retry_happy_path(benchmark::State& state) {
-    failover_bench::alloc_scope allocs(state);
-    for (auto _ : state) {
-        failover::result<reply> r = shared_retry(transport);
-        int value = r->value;
-        bool ok = r.ok();
-        benchmark::DoNotOptimize(value);
-        benchmark::DoNotOptimize(ok);
-    }
-}
+void retry_happy_path(benchmark::State& state) { bench_transport::run_calls<transport>(state, shared_retry); }
 BENCHMARK(retry_happy_path);
 
 failover::retry_budget shared_budget;
 auto shared_budgeted_retry = failover::pipeline(failover::retry{{.budget = &shared_budget}});
 
-void retry_with_budget(benchmark::State& state) {
-    failover_bench::alloc_scope allocs(state);
-    for (auto _ : state) {
-        failover::result<reply> r = shared_budgeted_retry(transport);
-        int value = r->value;
-        bool ok = r.ok();
-        benchmark::DoNotOptimize(value);
-        benchmark::DoNotOptimize(ok);
-    }
-}
+void retry_with_budget(benchmark::State& state) { bench_transport::run_calls<transport>(state, shared_budgeted_retry); }
 BENCHMARK(retry_with_budget);
 BENCHMARK(retry_with_budget)->Threads(2);
 
 auto failing_retry = failover::pipeline(failover::retry{{.max_attempts = 2}}).with_time(no_sleep_time{});
 
-void retry_failed_attempt(benchmark::State& state) {
-    failover_bench::alloc_scope allocs(state);
-    for (auto _ : state) {
-        failover::result<reply> r = failing_retry(failing_transport);
-        int value = r->value;
-        bool ok = r.ok();
-        benchmark::DoNotOptimize(value);
-        benchmark::DoNotOptimize(ok);
-    }
-}
+void retry_failed_attempt(benchmark::State& state) { bench_transport::run_calls<failing_transport>(state, failing_retry); }
 BENCHMARK(retry_failed_attempt);
 
 }  // namespace

@@ -309,10 +309,14 @@ class result {
 public:
     using value_type = R;
 
-    constexpr result(R value, failover::verdict v, call_report report)
-        : state_(std::in_place_index<0>, static_cast<R&&>(value)), verdict_(v), report_(report) {}
-    constexpr result(failover::rejection r, failover::verdict last, call_report report)
-        : state_(std::in_place_index<1>, r), verdict_(last), report_(report) {}
+    constexpr result(R&& value, const failover::verdict& v, const call_report& report)
+        : state_(std::in_place_index<0>, static_cast<R&&>(value)), report_{report.attempts, report.waited} {
+        detail::copy_verdict(verdict_, v);
+    }
+    constexpr result(const failover::rejection& r, const failover::verdict& last, const call_report& report)
+        : state_(std::in_place_index<1>, r), report_{report.attempts, report.waited} {
+        detail::copy_verdict(verdict_, last);
+    }
 
     /// The transport answered and the answer is a success.
     constexpr bool ok() const noexcept { return has_value() && verdict_.ok(); }
