@@ -405,3 +405,38 @@ TEST_CASE("a selector routes the attempt to the user's region object", "[pipelin
     });
     CHECK(r.ok());
 }
+
+namespace {
+// A value whose move can be made to throw, holding heap memory so that ASan sees a double free.
+struct fragile {
+    std::string text;
+    static inline bool fail = false;
+    explicit fragile(std::string t) : text(std::move(t)) {}
+    fragile(const fragile&) = default;
+    fragile(fragile&& o) : text(o.text) {
+        if (fail) throw std::runtime_error("move failed");
+    }
+    fragile& operator=(const fragile&) = default;
+    fragile& operator=(fragile&&) = default;
+};
+}  // namespace
+
+TEST_CASE("an outcome whose value fails to move is left destroyable once", "[pipeline]") {
+    failover::outcome<fragile> a(fragile{std::string(64, 'a')}, verdict{});
+    failover::outcome<fragile> b(fragile{std::string(64, 'b')}, verdict{.kind = fault::reset});
+    fragile::fail = true;
+    CHECK_THROWS_AS(a = std::move(b), std::runtime_error);
+    fragile::fail = false;
+    CHECK_FALSE(a.has_value());  // the old value is gone and no new one was made
+    // Leaving scope destroys a and b: under ASan a second destruction of a's string would fail.
+}
+
+TEST_CASE("attempt::region accepts the region type with or without const", "[pipeline]") {
+    const std::vector<endpoint> regions{{"https://a.example"}, {"https://b.example"}};
+    auto p = failover::pipeline(route_to_second{&regions});
+    auto r = p([](const failover::attempt& a) {
+        CHECK(a.region<const endpoint>().url == "https://b.example");
+        return app::reply{};
+    });
+    CHECK(r.ok());
+}

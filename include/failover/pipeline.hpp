@@ -84,6 +84,9 @@ template <class T>
 struct type_id {
     static constexpr char tag = 0;
 };
+// `region<const endpoint>()` and `region<endpoint>()` name the same region type.
+template <class T>
+inline constexpr const void* type_id_of = &type_id<std::remove_cv_t<T>>::tag;
 template <class Time>
 class call_context;
 }  // namespace detail
@@ -110,7 +113,7 @@ public:
     template <class T>
     const T& region() const noexcept {
         if (region_ == nullptr) detail::fatal("attempt::region<T>(): no region was chosen for this attempt");
-        if (region_type_ != &detail::type_id<T>::tag)
+        if (region_type_ != detail::type_id_of<T>)
             detail::fatal("attempt::region<T>(): T is not the type of the region objects");
         return *static_cast<const T*>(region_);
     }
@@ -143,7 +146,9 @@ struct invoke_t {};
 template <class R, class A, class B>
 class tagged {
 public:
-    enum class tag : std::uint8_t { r, a, b };
+    // `none` only between destroying one alternative and constructing the next, so that a
+    // constructor that throws there leaves nothing for the destructor to destroy twice.
+    enum class tag : std::uint8_t { r, a, b, none };
 
     template <class... Args>
     constexpr tagged(std::in_place_index_t<0>, Args&&... args) : tag_(tag::r) {
@@ -162,16 +167,18 @@ public:
     tagged& operator=(tagged&& o) noexcept(std::is_nothrow_move_constructible_v<R>) {
         if (this != &o) {
             destroy();
-            tag_ = o.tag_;
+            tag_ = tag::none;
             take(static_cast<tagged&&>(o));
+            tag_ = o.tag_;
         }
         return *this;
     }
     tagged& operator=(const tagged& o) requires std::is_copy_constructible_v<R> {
         if (this != &o) {
             destroy();
-            tag_ = o.tag_;
+            tag_ = tag::none;
             copy(o);
+            tag_ = o.tag_;
         }
         return *this;
     }
@@ -189,19 +196,20 @@ private:
             if constexpr (!std::is_trivially_destructible_v<R>) u_.r.~R();
         } else if (tag_ == tag::a) {
             if constexpr (!std::is_trivially_destructible_v<A>) u_.a.~A();
-        } else {
+        } else if (tag_ == tag::b) {
             if constexpr (!std::is_trivially_destructible_v<B>) u_.b.~B();
         }
     }
+    // Construct from o's alternative (o.tag_), not from this one's.
     void take(tagged&& o) {
-        if (tag_ == tag::r) ::new (static_cast<void*>(&u_.r)) R(static_cast<R&&>(o.u_.r));
-        else if (tag_ == tag::a) ::new (static_cast<void*>(&u_.a)) A(static_cast<A&&>(o.u_.a));
-        else ::new (static_cast<void*>(&u_.b)) B(static_cast<B&&>(o.u_.b));
+        if (o.tag_ == tag::r) ::new (static_cast<void*>(&u_.r)) R(static_cast<R&&>(o.u_.r));
+        else if (o.tag_ == tag::a) ::new (static_cast<void*>(&u_.a)) A(static_cast<A&&>(o.u_.a));
+        else if (o.tag_ == tag::b) ::new (static_cast<void*>(&u_.b)) B(static_cast<B&&>(o.u_.b));
     }
     void copy(const tagged& o) {
-        if (tag_ == tag::r) ::new (static_cast<void*>(&u_.r)) R(o.u_.r);
-        else if (tag_ == tag::a) ::new (static_cast<void*>(&u_.a)) A(o.u_.a);
-        else ::new (static_cast<void*>(&u_.b)) B(o.u_.b);
+        if (o.tag_ == tag::r) ::new (static_cast<void*>(&u_.r)) R(o.u_.r);
+        else if (o.tag_ == tag::a) ::new (static_cast<void*>(&u_.a)) A(o.u_.a);
+        else if (o.tag_ == tag::b) ::new (static_cast<void*>(&u_.b)) B(o.u_.b);
     }
 
     union storage {
@@ -309,6 +317,10 @@ class result {
 public:
     using value_type = R;
 
+    constexpr result(const R& value, const failover::verdict& v, const call_report& report) requires std::is_copy_constructible_v<R>
+        : state_(std::in_place_index<0>, value), report_{report.attempts, report.waited} {
+        detail::copy_verdict(verdict_, v);
+    }
     constexpr result(R&& value, const failover::verdict& v, const call_report& report)
         : state_(std::in_place_index<0>, static_cast<R&&>(value)), report_{report.attempts, report.waited} {
         detail::copy_verdict(verdict_, v);
@@ -395,7 +407,7 @@ public:
     template <class T>
     constexpr void route_to(const T& region, std::size_t index, bool failover) noexcept {
         attempt_.region_ = &region;
-        attempt_.region_type_ = &type_id<T>::tag;
+        attempt_.region_type_ = type_id_of<T>;
         attempt_.region_index_ = index;
         attempt_.failover_ = failover;
     }

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <type_traits>
 
 namespace failover {
@@ -164,9 +165,10 @@ constexpr duration apply_jitter(jitter j, const backoff& b, unsigned failed_atte
             const double base = static_cast<double>(b.initial().count());
             const double prev = previous > duration::zero() ? static_cast<double>(previous.count()) : base;
             const double cap = static_cast<double>(b.cap().count());
-            double next = base + (3.0 * prev - base) * u;
-            if (next > cap) next = cap;
-            previous = duration{static_cast<duration::rep>(next)};
+            const double next = base + (3.0 * prev - base) * u;
+            // Compared in double and assigned from the cap itself: casting a double at or above
+            // 2^63 (a cap of duration::max()) back to an integer would be undefined.
+            previous = next >= cap ? b.cap() : duration{static_cast<duration::rep>(next)};
             return previous;
         }
     }
@@ -192,12 +194,14 @@ struct retry_budget_options {
 };
 
 /// A budget of retries shared by any number of retry policies (and pipelines, and threads): at
-/// most `ratio` retries per first attempt over the last `window`, plus `min_retries`. A regional
+/// most `ratio` retries per first attempt over the last `window`, and never fewer than
+/// `min_retries` (the larger of the two, as Envoy's minimum retry concurrency). A regional
 /// outage then cannot multiply the load on the service by max_attempts.
 ///
 /// Accounting: first attempts are counted on the call path without any shared read-modify-write
-/// (each thread increments its own cache line; with more than 64 threads two may share a line
-/// and an increment can be lost, which only makes the budget stricter). Retries are decided and
+/// (each live thread increments its own cache line, handed back when the thread ends; with more
+/// than 64 live threads two may share a line and an increment can be lost, which only makes the
+/// budget stricter). Retries are decided and
 /// counted exactly, under a lock, on the failure path only. The window moves in buckets of
 /// window/10; a bucket in which no retry was asked for is taken to start when the next one is
 /// asked for, which again errs towards fewer retries, never more.
@@ -262,12 +266,42 @@ private:
         std::uint64_t retries;
     };
 
+    // Which slot the calling thread counts in. Slots are handed out from a bitmask and given
+    // back when the thread ends, so that threads that come and go (a pool that is rebuilt,
+    // thread per request) do not pile up on shared slots. Shared by every budget.
+    struct slot_owner {
+        std::size_t index = slot_count;
+        ~slot_owner() {
+            if (index < slot_count) used_slots().fetch_and(~(std::uint64_t{1} << index), detail::order::acq_rel);
+        }
+    };
+    static detail::atomic<std::uint64_t>& used_slots() noexcept {
+        static detail::atomic<std::uint64_t> used{0};
+        return used;
+    }
+    static std::size_t take_slot(bool& owned) noexcept {
+        detail::atomic<std::uint64_t>& used = used_slots();
+        std::uint64_t seen = used.load(detail::order::relaxed);
+        while (seen != ~std::uint64_t{0}) {
+            const int free = __builtin_ctzll(~seen);
+            if (used.compare_exchange_weak(seen, seen | (std::uint64_t{1} << free), detail::order::acq_rel)) {
+                owned = true;
+                return static_cast<std::size_t>(free);
+            }
+        }
+        static detail::atomic<std::size_t> overflow{0};  // more than 64 live threads: share
+        owned = false;
+        return overflow.fetch_add(1, detail::order::relaxed) % slot_count;
+    }
     static std::size_t slot_index() noexcept {
-        static detail::atomic<std::size_t> next_thread{0};
-        // Constant-initialised, so reading it needs no thread_local guard; assigned on first use.
+        // Constant-initialised, so reading it on the call path needs no thread_local guard.
         thread_local std::size_t index = slot_count;
-        if (index == slot_count) [[unlikely]]
-            index = next_thread.fetch_add(1, detail::order::relaxed) % slot_count;
+        if (index == slot_count) [[unlikely]] {
+            thread_local slot_owner owner;  // gives the slot back at thread exit
+            bool owned = false;
+            index = take_slot(owned);
+            if (owned) owner.index = index;
+        }
         return index;
     }
 
@@ -404,10 +438,14 @@ public:
 
     template <class F>
     constexpr basic_retry<F, OnGiveUp, DelayFn> on_retry(F f) const {
+        static_assert(std::is_invocable_v<F&, unsigned, const verdict&, duration>,
+                      "failover: an on_retry hook is called as `f(unsigned failed_attempt, const verdict&, duration delay)`");
         return basic_retry<F, OnGiveUp, DelayFn>(options_, static_cast<F&&>(f), on_give_up_, delay_fn_);
     }
     template <class F>
     constexpr basic_retry<OnRetry, F, DelayFn> on_give_up(F f) const {
+        static_assert(std::is_invocable_v<F&, unsigned, const verdict&, give_up_reason>,
+                      "failover: an on_give_up hook is called as `f(unsigned attempts, const verdict& last, give_up_reason)`");
         return basic_retry<OnRetry, F, DelayFn>(options_, on_retry_, static_cast<F&&>(f), delay_fn_);
     }
     template <class F>
@@ -449,16 +487,29 @@ private:
         for (;;) {
             if (out.is_rejection()) {
                 // An inner policy says nothing will work before retry_at: wait for it when that
-                // fits, without spending an attempt; otherwise hand the rejection up.
+                // fits, without spending an attempt; otherwise hand the rejection up. The hook
+                // hears of it only when an attempt was made (otherwise nothing was retryable).
                 const rejection& r = out.rejection();
-                if (!r.retry_at || r.reason == rejection_reason::deadline_exceeded || waits + 1 >= options_.max_attempts) {
-                    give_up(attempts, give_up_reason::rejected, verdict{.kind = ctx.last_fault()});
+                const verdict last{.kind = ctx.last_fault()};
+                if (!r.retry_at || r.reason == rejection_reason::deadline_exceeded) {
+                    if (attempts > 0) give_up(attempts, give_up_reason::rejected, last);
+                    return out;
+                }
+                if (waits + 1 >= options_.max_attempts) {
+                    if (attempts > 0) give_up(attempts, give_up_reason::attempts_exhausted, last);
                     return out;
                 }
                 const time_point now = ctx.now();
-                const duration wait = *r.retry_at > now ? detail::sub_sat(*r.retry_at, now) : duration::zero();
-                if (wait > options_.max_retry_after || !fits(ctx, now, wait, started)) {
-                    give_up(attempts, give_up_reason::rejected, verdict{.kind = ctx.last_fault()});
+                duration wait = *r.retry_at > now ? detail::sub_sat(*r.retry_at, now) : duration::zero();
+                // A time already due (a half-open breaker whose probes are taken) would be asked
+                // again at once, in a loop: wait one step of the backoff instead.
+                if (wait <= duration::zero()) wait = options_.backoff.delay(waits + 1);
+                if (wait > options_.max_retry_after) {
+                    if (attempts > 0) give_up(attempts, give_up_reason::rejected, last);
+                    return out;
+                }
+                if (const auto why = limit_reached(ctx, now, wait, started)) {
+                    if (attempts > 0) give_up(attempts, *why, last);
                     return out;
                 }
                 ++waits;
@@ -486,6 +537,7 @@ private:
                     return out;
                 }
             }
+            bool server_directed = false;
             if (v.retry_after) {
                 if (*v.retry_after > options_.max_retry_after) {
                     const time_point now = ctx.now();
@@ -494,7 +546,10 @@ private:
                                          .retry_at = detail::add_sat(now, *v.retry_after),
                                          .source = this});
                 }
-                if (*v.retry_after > delay) delay = *v.retry_after;
+                if (*v.retry_after >= delay) {
+                    delay = *v.retry_after;
+                    server_directed = true;
+                }
             }
             if (!ctx.deadline().is_none() || started != detail::time_min) {
                 const time_point now = ctx.now();
@@ -504,7 +559,8 @@ private:
                 }
                 if (started != detail::time_min) {
                     const duration left = detail::sub_sat(detail::add_sat(started, options_.max_duration), now);
-                    if (left <= duration::zero()) {
+                    // The backoff may be shortened to what is left; the server's wait may not.
+                    if (left <= duration::zero() || (server_directed && delay > left)) {
                         give_up(attempts, give_up_reason::max_duration, v);
                         return out;
                     }
@@ -518,19 +574,26 @@ private:
 
             on_retry_(attempts, v, delay);
             ctx.sleep_for(delay);
+            Out last = static_cast<Out&&>(out);
             out = next();
+            // A sleep that overran the deadline (real sleeps do) makes the next attempt refuse
+            // to start: the caller gets the last answer, not that refusal.
+            if (out.is_rejection() && out.rejection().reason == rejection_reason::deadline_exceeded) {
+                give_up(attempts, give_up_reason::deadline, v);
+                return last;
+            }
             if (out.attempted()) ++attempts;
             if (out.ok()) return out;
         }
     }
 
-    // Would an attempt after `wait` from `now` start in time?
+    // Why an attempt after `wait` from `now` would start too late, if it would.
     template <class Context>
-    bool fits(Context& ctx, time_point now, duration wait, time_point started) const {
+    std::optional<give_up_reason> limit_reached(Context& ctx, time_point now, duration wait, time_point started) const {
         const time_point at = detail::add_sat(now, wait);
-        if (!ctx.deadline().is_none() && at >= ctx.deadline().at()) return false;
-        if (started != detail::time_min && at > detail::add_sat(started, options_.max_duration)) return false;
-        return true;
+        if (!ctx.deadline().is_none() && at >= ctx.deadline().at()) return give_up_reason::deadline;
+        if (started != detail::time_min && at > detail::add_sat(started, options_.max_duration)) return give_up_reason::max_duration;
+        return std::nullopt;
     }
 
     void give_up(unsigned attempts, give_up_reason why, const verdict& last) { on_give_up_(attempts, last, why); }

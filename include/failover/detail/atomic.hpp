@@ -58,6 +58,11 @@ public:
     {
         return __atomic_fetch_add(&value_, v, static_cast<int>(o));
     }
+    T fetch_and(T v, order o = order::seq_cst) noexcept
+        requires std::is_integral_v<T> && (!std::is_same_v<T, bool>)
+    {
+        return __atomic_fetch_and(&value_, v, static_cast<int>(o));
+    }
     T fetch_sub(T v, order o = order::seq_cst) noexcept
         requires std::is_integral_v<T> && (!std::is_same_v<T, bool>)
     {
