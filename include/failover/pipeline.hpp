@@ -427,7 +427,6 @@ public:
     // Only the fault of the last attempt is kept for the call (a one-byte store): copying the
     // whole verdict here on every attempt made the compiler spill it through memory and cost
     // ~12 ns per call. A rejection carries its own time; this says what the attempts met.
-    constexpr void set_last_fault(fault f) noexcept { last_fault_ = f; }
     constexpr fault& last_fault_slot() noexcept { return last_fault_; }
     constexpr fault last_fault() const noexcept { return last_fault_; }
 
@@ -744,7 +743,7 @@ private:
     FAILOVER_COLD outcome<R> caught(detail::call_context<time_type>& ctx) {
         std::exception_ptr e = std::current_exception();
         const verdict v = detail::classify_thrown(classifier_, e);
-        ctx.set_last_fault(v.kind);
+        ctx.last_fault_slot() = v.kind;
         return outcome<R>(detail::thrown{static_cast<std::exception_ptr&&>(e)}, v);
     }
 #endif
