@@ -3,6 +3,7 @@
 #ifndef FAILOVER_FAILOVER_HPP_INCLUDED
 #define FAILOVER_FAILOVER_HPP_INCLUDED
 
+#include <failover/circuit_breaker.hpp>
 #include <failover/classify.hpp>
 #include <failover/errors.hpp>
 #include <failover/fault.hpp>

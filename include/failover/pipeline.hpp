@@ -386,6 +386,8 @@ public:
 
     /// Now, on the pipeline's time source.
     time_point now() { return time_.now(); }
+    /// Now at the time source's coarse resolution, when it has one (see system_time::coarse_now).
+    time_point coarse_now() { return detail::coarse_now(time_); }
     /// Sleeps through the pipeline's time source and counts the time in the report.
     /// A negative or zero `d` returns at once.
     void sleep_for(duration d) {

@@ -14,6 +14,7 @@
 #include <failover/detail/config.hpp>
 #include <failover/detail/lock.hpp>
 #include <failover/detail/random.hpp>
+#include <failover/detail/thread_slot.hpp>
 #include <failover/errors.hpp>
 #include <failover/fault.hpp>
 #include <failover/pipeline.hpp>
@@ -223,7 +224,7 @@ public:
     /// Counts one first attempt (one call). Called by retry on every call; no lock, no shared
     /// read-modify-write.
     void record_first_attempt() noexcept {
-        detail::atomic<std::uint64_t>& slot = slots_[slot_index()].count;
+        detail::atomic<std::uint64_t>& slot = slots_[detail::thread_slot()].count;
         // Only this thread writes this slot (short of 64 threads), so a load and a store suffice.
         slot.store(slot.load(detail::order::relaxed) + 1, detail::order::relaxed);
     }
@@ -251,7 +252,6 @@ public:
 
 private:
     static constexpr std::size_t buckets = 10;
-    static constexpr std::size_t slot_count = 64;
 
     struct alignas(64) slot {
         detail::atomic<std::uint64_t> count{0};
@@ -265,45 +265,6 @@ private:
         std::uint64_t firsts;
         std::uint64_t retries;
     };
-
-    // Which slot the calling thread counts in. Slots are handed out from a bitmask and given
-    // back when the thread ends, so that threads that come and go (a pool that is rebuilt,
-    // thread per request) do not pile up on shared slots. Shared by every budget.
-    struct slot_owner {
-        std::size_t index = slot_count;
-        ~slot_owner() {
-            if (index < slot_count) used_slots().fetch_and(~(std::uint64_t{1} << index), detail::order::acq_rel);
-        }
-    };
-    static detail::atomic<std::uint64_t>& used_slots() noexcept {
-        static detail::atomic<std::uint64_t> used{0};
-        return used;
-    }
-    static std::size_t take_slot(bool& owned) noexcept {
-        detail::atomic<std::uint64_t>& used = used_slots();
-        std::uint64_t seen = used.load(detail::order::relaxed);
-        while (seen != ~std::uint64_t{0}) {
-            const int free = __builtin_ctzll(~seen);
-            if (used.compare_exchange_weak(seen, seen | (std::uint64_t{1} << free), detail::order::acq_rel)) {
-                owned = true;
-                return static_cast<std::size_t>(free);
-            }
-        }
-        static detail::atomic<std::size_t> overflow{0};  // more than 64 live threads: share
-        owned = false;
-        return overflow.fetch_add(1, detail::order::relaxed) % slot_count;
-    }
-    static std::size_t slot_index() noexcept {
-        // Constant-initialised, so reading it on the call path needs no thread_local guard.
-        thread_local std::size_t index = slot_count;
-        if (index == slot_count) [[unlikely]] {
-            thread_local slot_owner owner;  // gives the slot back at thread exit
-            bool owned = false;
-            index = take_slot(owned);
-            if (owned) owner.index = index;
-        }
-        return index;
-    }
 
     std::uint64_t firsts_total() const noexcept {
         std::uint64_t sum = 0;
@@ -331,7 +292,7 @@ private:
 
     retry_budget_options options_;
     duration bucket_{};
-    slot slots_[slot_count];
+    slot slots_[detail::thread_slots];
     detail::small_lock lock_;
     std::uint64_t retries_total_ = 0;
     mark marks_[buckets + 1];

@@ -36,6 +36,19 @@ concept time_source = requires(T& t, duration d) {
 struct system_time {
     time_point now() const noexcept { return clock::now(); }
 
+    /// The same clock read cheaply at a coarser resolution (on Linux CLOCK_MONOTONIC_COARSE:
+    /// ~4 ns a read here instead of ~25 ns, ticks of a few milliseconds, never ahead of now()).
+    /// Used where every call would otherwise read the clock: slow-call timing and time windows.
+    time_point coarse_now() const noexcept {
+#if defined(CLOCK_MONOTONIC_COARSE)
+        timespec t;
+        ::clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+        return time_point(duration(static_cast<duration::rep>(t.tv_sec) * 1'000'000'000 + t.tv_nsec));
+#else
+        return now();
+#endif
+    }
+
     /// Sleeps at least `d` (a zero or negative `d` returns at once); resumes after signals.
     void sleep_for(duration d) const noexcept {
         if (d <= duration::zero()) return;
@@ -51,6 +64,15 @@ struct system_time {
 };
 
 namespace detail {
+
+/// `t.coarse_now()` when the time source has one, `t.now()` otherwise (virtual time is exact).
+template <class T>
+time_point coarse_now(T& t) {
+    if constexpr (requires { { t.coarse_now() } -> std::same_as<time_point>; })
+        return t.coarse_now();
+    else
+        return t.now();
+}
 
 inline constexpr time_point time_max = time_point::max();
 inline constexpr time_point time_min = time_point::min();
