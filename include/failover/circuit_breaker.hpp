@@ -173,7 +173,7 @@ struct circuit_breaker_options {
             if (minimum_calls > size)
                 throw_config_error(config_message(
                     "circuit_breaker_options.minimum_calls must be <= count_window.size, or the rate rule could never trip")
-                                       .got(minimum_calls, size));
+                                       .got_both(minimum_calls, size));
         }
         if (w == failure_window::type::time) {
             const time_window& t = window.time();
@@ -202,14 +202,14 @@ struct circuit_breaker_options {
             throw_config_error(config_message("circuit_breaker_options.half_open_probes must be in [1, 1000000]").got(half_open_probes));
         if (successes_to_close < 1 || successes_to_close > half_open_probes)
             throw_config_error(config_message("circuit_breaker_options.successes_to_close must be in [1, half_open_probes]")
-                                   .got(successes_to_close, half_open_probes));
+                                   .got_both(successes_to_close, half_open_probes));
         if (failures_to_reopen < 1 || failures_to_reopen > half_open_probes)
             throw_config_error(config_message("circuit_breaker_options.failures_to_reopen must be in [1, half_open_probes]")
-                                   .got(failures_to_reopen, half_open_probes));
+                                   .got_both(failures_to_reopen, half_open_probes));
         if (successes_to_close + failures_to_reopen - 1 > half_open_probes)
             throw_config_error(config_message("circuit_breaker_options: successes_to_close + failures_to_reopen - 1 must be <= "
                                               "half_open_probes, or the probes may end undecided")
-                                   .got(successes_to_close + failures_to_reopen - 1, half_open_probes));
+                                   .got_both(successes_to_close + failures_to_reopen - 1, half_open_probes));
         if (max_half_open <= duration::zero())
             throw_config_error(config_message("circuit_breaker_options.max_half_open must be > 0 ns").got(max_half_open.count()));
         if (name == nullptr) throw_config_error("circuit_breaker_options.name must not be null");
@@ -269,9 +269,13 @@ struct breaker_event {
 /// returns, and the load sent to a recovering region is known. A probe whose outcome is never
 /// known (an inner policy refused, an exception escaped an inner layer) hands its place back.
 class circuit_breaker {
-    // The state word: generation << 8 | state. The generation changes at every transition, so
-    // a call admitted before one can be told from a call admitted after.
-    static constexpr std::uint64_t state_mask = 0xff;
+    // The state word: generation << 8 | flag | state. The generation changes at every
+    // transition, so a call admitted before one can be told from a call admitted after. The
+    // flag (closed and disabled only) sends successes to the lock too: it is set while the
+    // window holds failures (or slow calls) but not yet minimum_calls calls, when a success
+    // that completes the minimum can trip the breaker. Admission tests state and flag at once.
+    static constexpr std::uint64_t state_mask = 0x7f;
+    static constexpr std::uint64_t successes_locked = 0x80;
     static constexpr unsigned tag_shift = 48;  // per-thread counters: tag << 48 | count
     static constexpr std::uint64_t count_mask = (std::uint64_t{1} << tag_shift) - 1;
 
@@ -334,6 +338,10 @@ public:
     /// (no timer thread): remaining_open() tells when that is due.
     breaker_state state() const noexcept { return state_of(word_.load(detail::order::acquire)); }
 
+    /// A number that grows by one at every state change (and reset): a call admitted in one
+    /// generation does not count in another.
+    std::uint64_t generation() const noexcept { return generation_of(word_.load(detail::order::acquire)); }
+
     /// Time left before an open breaker lets a probe through (zero once due, or when not open);
     /// duration::max() when forced open.
     duration remaining_open(time_point now) const noexcept {
@@ -377,8 +385,11 @@ public:
     breaker_snapshot snapshot(time_point now = clock::now()) {
         detail::lock_guard lock(lock_);
         const std::uint64_t w = word_.load(detail::order::relaxed);
-        if (counting(state_of(w))) take_successes(w, now);
-        return snapshot_locked(w, now);
+        if (counting(state_of(w))) {
+            take_successes(w, now);
+            refresh_flag(w);
+        }
+        return snapshot_locked(word_.load(detail::order::relaxed), now);
     }
 
     // -----------------------------------------------------------------------------------------
@@ -397,7 +408,7 @@ public:
     FAILOVER_ALWAYS_INLINE auto run(Context& ctx, Next&& next) {
         using out_t = decltype(next());
         const std::uint64_t w = word_.load(detail::order::acquire);
-        if (counting(state_of(w))) [[likely]] {
+        if (fast_counting(w)) [[likely]] {
             time_point started{};
             if (slow_tracked_) started = ctx.coarse_now();
             out_t out = next();
@@ -470,6 +481,9 @@ private:
     static constexpr bool counting(breaker_state s) noexcept {
         return s == breaker_state::closed || s == breaker_state::disabled;
     }
+    // Closed or disabled, and a success needs no lock.
+    static constexpr bool fast_counting(std::uint64_t w) noexcept { return (w & 0xfe) == 0; }
+    static constexpr std::uint64_t generation_of(std::uint64_t w) noexcept { return w >> 8; }
     static constexpr std::uint64_t tag_of(std::uint64_t w) noexcept { return (w >> 8) << tag_shift; }
     static constexpr std::uint64_t ppm(double rate) noexcept { return static_cast<std::uint64_t>(rate * 1'000'000.0 + 0.5); }
 
@@ -516,7 +530,7 @@ private:
     FAILOVER_COLD void note_success_new_tag(slot& s, std::uint64_t w) noexcept {
         detail::lock_guard lock(lock_);
         const std::uint64_t current = word_.load(detail::order::relaxed);
-        if ((current >> 8) != (w >> 8)) {
+        if (generation_of(current) != generation_of(w)) {
             ++stale_;
             return;
         }
@@ -532,7 +546,7 @@ private:
     FAILOVER_COLD void note_success_new_bucket(slot& s, std::uint64_t w, time_point now) noexcept {
         detail::lock_guard lock(lock_);
         const std::uint64_t current = word_.load(detail::order::relaxed);
-        if ((current >> 8) != (w >> 8)) {
+        if (generation_of(current) != generation_of(w)) {
             ++stale_;
             return;
         }
@@ -555,6 +569,7 @@ private:
         s.bucket = b;
         s.bucket_end.store((b + 1) * bucket_ns_, detail::order::relaxed);
         s.word.store(tag_of(w) | (count + 1), detail::order::relaxed);
+        refresh_flag(current);  // buckets left the window: the minimum may be out of reach again
     }
 
     // ---- everything else, under the lock ----
@@ -608,7 +623,8 @@ private:
     // A probe whose outcome will never be known hands its place back.
     FAILOVER_COLD void release_locked(std::uint64_t w) noexcept {
         detail::lock_guard lock(lock_);
-        if (word_.load(detail::order::relaxed) == w && state_of(w) == breaker_state::half_open && probes_placed_ > 0)
+        const std::uint64_t current = word_.load(detail::order::relaxed);
+        if (generation_of(current) == generation_of(w) && state_of(current) == breaker_state::half_open && probes_placed_ > 0)
             --probes_placed_;
     }
 
@@ -617,13 +633,13 @@ private:
                                      time_point now) noexcept {
         detail::lock_guard lock(lock_);
         const std::uint64_t current = word_.load(detail::order::relaxed);
-        if (current != w) {
+        if (generation_of(current) != generation_of(w)) {
             ++stale_;
             return;
         }
-        switch (state_of(w)) {
+        switch (state_of(current)) {
             case breaker_state::closed:
-            case breaker_state::disabled: record_counted(w, failed, slow, has_retry_after, retry_after, now); return;
+            case breaker_state::disabled: record_counted(current, failed, slow, has_retry_after, retry_after, now); return;
             case breaker_state::half_open:
                 if (failed || slow) {
                     if (++probe_failures_ >= options_.failures_to_reopen)
@@ -689,15 +705,26 @@ private:
                     why = breaker_reason::slow_call_rate;
             }
         }
-        if (!why) return;
-        if (state_of(w) == breaker_state::disabled) {
-            if (!shadow_told_) {
-                shadow_told_ = true;
-                emit(breaker_state::disabled, breaker_state::disabled, *why, now, duration::zero(), snapshot_locked(w, now));
-            }
+        if (why && state_of(w) == breaker_state::closed) {
+            trip(*why, now, has_retry_after, retry_after);
             return;
         }
-        trip(*why, now, has_retry_after, retry_after);
+        if (why && !shadow_told_) {  // disabled: tell once what would have happened
+            shadow_told_ = true;
+            emit(breaker_state::disabled, breaker_state::disabled, *why, now, duration::zero(), snapshot_locked(w, now));
+        }
+        refresh_flag(w);
+    }
+
+    // Sets or clears the flag that sends successes to the lock (see the state word).
+    void refresh_flag(std::uint64_t w) noexcept {
+        bool needed = false;
+        if (options_.window.kind() != failure_window::type::none) {
+            const counts c = window_counts(w);
+            needed = (c.failures > 0 || c.slow > 0) && c.successes + c.failures < options_.minimum_calls;
+        }
+        const std::uint64_t next = needed ? (w | successes_locked) : (w & ~successes_locked);
+        if (next != w) word_.store(next, detail::order::release);
     }
 
     // To open, from closed or half-open, for the grown open time (or the server's longer one).
@@ -732,7 +759,7 @@ private:
             half_open_since_ = now.time_since_epoch().count();
         }
         shadow_told_ = false;
-        word_.store((((w >> 8) + 1) << 8) | static_cast<std::uint64_t>(to), detail::order::release);
+        word_.store(((generation_of(w) + 1) << 8) | static_cast<std::uint64_t>(to), detail::order::release);
     }
 
     void manual(breaker_state to, breaker_reason why, time_point now) {
@@ -743,11 +770,12 @@ private:
             // A reset of a closed breaker: a fresh window, no event (nothing changed state).
             clear_counts();
             opens_in_row_ = 0;
-            word_.store((((w >> 8) + 1) << 8) | static_cast<std::uint64_t>(to), detail::order::release);
+            word_.store(((generation_of(w) + 1) << 8) | static_cast<std::uint64_t>(to), detail::order::release);
             return;
         }
         if (to == breaker_state::forced_open) open_until_.store(detail::time_max.time_since_epoch().count(), detail::order::relaxed);
         transition(to, why, now, to == breaker_state::forced_open ? duration::max() : duration::zero());
+        if (to == breaker_state::disabled) refresh_flag(word_.load(detail::order::relaxed));
     }
 
     void emit(breaker_state from, breaker_state to, breaker_reason why, time_point now, duration open,
@@ -1026,6 +1054,8 @@ public:
     explicit operator bool() const noexcept { return a_.admitted; }
     /// True when this call is one of a half-open episode's probes.
     bool is_probe() const noexcept { return a_.probe; }
+    /// The breaker's generation when the call was admitted (see circuit_breaker::generation).
+    std::uint64_t generation() const noexcept { return generation_of(a_.word); }
     /// Precondition: !admitted().
     failover::rejection rejection() const noexcept { return b_->rejection_for(a_); }
 
@@ -1036,7 +1066,7 @@ public:
         open_ = false;
         const bool failed = b_->options_.counted_faults.contains(v.kind);
         const bool slow = b_->slow_tracked_ && took > b_->options_.slow_call_duration;
-        if (!failed && !slow && !a_.probe) {
+        if (!failed && !slow && fast_counting(a_.word)) {
             if (!b_->time_window_)
                 b_->note_success(a_.word);
             else
@@ -1064,7 +1094,7 @@ private:
 
 inline circuit_breaker::permit circuit_breaker::acquire(time_point now) {
     const std::uint64_t w = word_.load(detail::order::acquire);
-    if (counting(state_of(w))) return permit(*this, admission{true, false, w, false, 0});
+    if (fast_counting(w)) return permit(*this, admission{true, false, w, false, 0});
     return permit(*this, admit(w, now));
 }
 

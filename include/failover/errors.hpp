@@ -79,6 +79,10 @@ public:
     config_message& got(long long first, long long last) noexcept {
         return append(" (got ").append(first).append("..").append(last).append(")");
     }
+    /// Appends " (got <first> and <second>)", for a rule between two fields.
+    config_message& got_both(long long first, long long second) noexcept {
+        return append(" (got ").append(first).append(" and ").append(second).append(")");
+    }
     const char* c_str() const noexcept { return text_; }
 
 private:
