@@ -124,8 +124,8 @@ TEST_CASE("only region-health faults count: throttled and rejected are successes
 TEST_CASE("bad configuration names the field and the allowed range") {
     using Catch::Matchers::Contains;
     CHECK_THAT(config_error_of({.consecutive_failures = 0}), Contains("no trip rule"));
-    CHECK_THAT(config_error_of({.failure_rate = 0.0}), Contains("failure_rate must be in (0, 1]"));
-    CHECK_THAT(config_error_of({.failure_rate = 1.5}), Contains("failure_rate must be in (0, 1]"));
+    CHECK_THAT(config_error_of({.failure_rate = 0.0}), Contains("failure_rate must be in [0.000001, 1]"));
+    CHECK_THAT(config_error_of({.failure_rate = 1.5}), Contains("failure_rate must be in [0.000001, 1]"));
     CHECK_THAT(config_error_of({.window = count_window{.size = 0}}), Contains("count_window.size must be in [1, 1000000]"));
     CHECK_THAT(config_error_of({.window = count_window{.size = 10}, .minimum_calls = 20}),
                Contains("minimum_calls must be <= count_window.size") && Contains("(got 20 and 10)"));
@@ -135,7 +135,7 @@ TEST_CASE("bad configuration names the field and the allowed range") {
     CHECK_THAT(config_error_of({.slow_call_duration = -1s}), Contains("slow_call_duration must be >= 0"));
     CHECK_THAT(config_error_of({.slow_call_duration = 1s}), Contains("slow_call_duration needs a count_window or time_window"));
     CHECK_THAT(config_error_of({.window = count_window{}, .slow_call_duration = 1s, .slow_call_rate = 0.0}),
-               Contains("slow_call_rate must be in (0, 1]"));
+               Contains("slow_call_rate must be in [0.000001, 1]"));
     CHECK_THAT(config_error_of({.counted_faults = failover::fault_set{fault::none, fault::timeout}}),
                Contains("counted_faults must not contain fault::none"));
     CHECK_THAT(config_error_of({.open_for = 0s}), Contains("open_for must be > 0"));
@@ -147,6 +147,7 @@ TEST_CASE("bad configuration names the field and the allowed range") {
     CHECK_THAT(config_error_of({.half_open_probes = 3, .successes_to_close = 2, .failures_to_reopen = 3}),
                Contains("may end undecided"));
     CHECK_THAT(config_error_of({.max_half_open = 0s}), Contains("max_half_open must be > 0"));
+    CHECK_THAT(config_error_of({.failure_rate = 1e-7}), Contains("failure_rate must be in [0.000001, 1]"));
     CHECK(config_error_of({.window = count_window{.size = 5}, .minimum_calls = 5}).empty());
 }
 
@@ -670,4 +671,82 @@ TEST_CASE("the breaker is a pipeline policy by value too, and its rejection says
     REQUIRE(r.is_rejection());
     CHECK(r.rejection().retry_after(clock.now()) == 30s);
     CHECK(p.get<0>().state() == breaker_state::open);
+}
+
+TEST_CASE("a success admitted before failures arrived is still evaluated when it completes the minimum") {
+    SECTION("count window") {
+        bench b(rate_only(count_window{.size = 4}, 4));
+        auto early = b.breaker.acquire(b.clock.now());  // admitted while the window was empty
+        b.calls({F, F, S});
+        CHECK(b.state() == breaker_state::closed);  // 3 calls: below the minimum
+        early.record(S, 0ns, b.clock.now());        // the 4th: 2 of 4 failed
+        CHECK(b.state() == breaker_state::open);
+    }
+    SECTION("time window") {
+        bench b(rate_only(time_window{.length = 10s, .buckets = 10}, 4));
+        auto early = b.breaker.acquire(b.clock.now());
+        b.calls({F, F, S});
+        early.record(S, 0ns, b.clock.now());
+        CHECK(b.state() == breaker_state::open);
+    }
+}
+
+TEST_CASE("a time window trips on the first success after old successes leave and the rate rises") {
+    bench b(rate_only(time_window{.length = 2s, .buckets = 2}, 2, 0.6));
+    b.clock.advance(100ms);
+    b.calls({S, S});
+    b.clock.advance(1s);
+    b.calls({F, F});  // 2 of 4: 50 %
+    CHECK(b.state() == breaker_state::closed);
+    b.clock.advance(1s);  // the first second leaves: 2 failures and this success, 67 %
+    b.call(S);
+    CHECK(b.state() == breaker_state::open);
+}
+
+TEST_CASE("a stale success is dropped and counted as stale, like a stale failure") {
+    bench b({.consecutive_failures = 1});
+    b.call(S);  // this thread's counter now carries the generation
+    auto late = b.breaker.acquire(b.clock.now());
+    b.breaker.reset(b.clock.now());
+    late.record(S, 0ns, b.clock.now());
+    CHECK(b.snap().stale_results == 1);
+    CHECK(b.snap().calls == 0);
+}
+
+TEST_CASE("the generation tag coming round again does not bring old counts back") {
+    bench b(rate_only(count_window{.size = 10}, 10));
+    for (int i = 0; i < 7; ++i) b.call(S);
+    for (int i = 0; i < 65536; ++i) b.breaker.reset(b.clock.now());
+    CHECK(b.snap().calls == 0);
+    bench t(rate_only(time_window{.length = 10s, .buckets = 10}, 10));
+    for (int i = 0; i < 7; ++i) t.call(S);
+    for (int i = 0; i < 65536; ++i) t.breaker.reset(t.clock.now());
+    CHECK(t.snap().calls == 0);
+}
+
+TEST_CASE("a time-window success read from a lagging clock counts in the newest bucket, not lost") {
+    bench b(rate_only(time_window{.length = 10s, .buckets = 10}, 100));
+    const failover::time_point t0 = b.clock.now();
+    b.clock.advance(120s);
+    b.call(S);
+    auto p1 = b.breaker.acquire(t0 + 30s);
+    p1.record(S, 0ns, t0 + 30s);  // a reading far behind the ring's head
+    auto p2 = b.breaker.acquire(t0 + 31s);
+    p2.record(S, 0ns, t0 + 31s);
+    CHECK(b.snap().calls == 3);
+}
+
+TEST_CASE("extreme times are handled without overflow") {
+    bench b(rate_only(time_window{.length = 5s, .buckets = 5}, 100));
+    auto p = b.breaker.acquire(failover::time_point::max());
+    p.record(S, 0ns, failover::time_point::max());
+    auto q = b.breaker.acquire(failover::time_point::min());
+    q.record(F, 0ns, failover::time_point::min());
+    const auto s = b.breaker.snapshot(failover::time_point::max());
+    CHECK(s.calls <= 2);
+    bench h({.consecutive_failures = 1, .open_for = 1s});
+    h.call(F);
+    auto probe = h.breaker.acquire(failover::time_point::max());
+    CHECK(probe.is_probe());  // the open time is long over: a probe
+    h.breaker.acquire(failover::time_point::min());  // a reading before the episode began
 }

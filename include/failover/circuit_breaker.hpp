@@ -20,6 +20,7 @@
 #include <failover/time.hpp>
 
 #include <chrono>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -119,7 +120,8 @@ struct circuit_breaker_options {
     unsigned consecutive_failures = 5;
     /// The window of the rate rules: none (default), count_window or time_window.
     failure_window window{};
-    /// Trip when failures / calls in the window reaches this (inclusive), in (0, 1]. Default 0.5.
+    /// Trip when failures / calls in the window reaches this (inclusive), in [0.000001, 1]
+    /// (compared exactly, at a resolution of one part per million). Default 0.5.
     double failure_rate = 0.5;
     /// The rate rules wait for this many calls in the window. Default 10. Must not exceed a
     /// count window's size (the rule could never trip; this is an error, not a silent clamp).
@@ -127,7 +129,8 @@ struct circuit_breaker_options {
     /// A call that takes longer than this (strictly) is slow; zero (default) turns slow-call
     /// tracking off. Needs a window.
     duration slow_call_duration = duration::zero();
-    /// Trip when slow calls / calls in the window reaches this (inclusive), in (0, 1]. Default 1.
+    /// Trip when slow calls / calls in the window reaches this (inclusive), in [0.000001, 1].
+    /// Default 1.
     double slow_call_rate = 1.0;
     /// The faults that count as failures; every other verdict is a success for health.
     /// Default: timeout, connection, reset, unavailable. `throttled` is not a failure unless
@@ -162,8 +165,8 @@ struct circuit_breaker_options {
         const failure_window::type w = window.kind();
         if (consecutive_failures == 0 && w == failure_window::type::none)
             throw_config_error("circuit_breaker_options: no trip rule; set consecutive_failures >= 1 or a window");
-        if (!(failure_rate > 0.0 && failure_rate <= 1.0))
-            throw_config_error(config_message("circuit_breaker_options.failure_rate must be in (0, 1]").got_real(failure_rate));
+        if (!(failure_rate >= 1e-6 && failure_rate <= 1.0))
+            throw_config_error(config_message("circuit_breaker_options.failure_rate must be in [0.000001, 1]").got_real(failure_rate));
         if (minimum_calls < 1)
             throw_config_error(config_message("circuit_breaker_options.minimum_calls must be >= 1").got(minimum_calls));
         if (w == failure_window::type::count) {
@@ -188,8 +191,8 @@ struct circuit_breaker_options {
                 config_message("circuit_breaker_options.slow_call_duration must be >= 0 ns (0: off)").got(slow_call_duration.count()));
         if (slow_call_duration > duration::zero() && w == failure_window::type::none)
             throw_config_error("circuit_breaker_options.slow_call_duration needs a count_window or time_window");
-        if (!(slow_call_rate > 0.0 && slow_call_rate <= 1.0))
-            throw_config_error(config_message("circuit_breaker_options.slow_call_rate must be in (0, 1]").got_real(slow_call_rate));
+        if (!(slow_call_rate >= 1e-6 && slow_call_rate <= 1.0))
+            throw_config_error(config_message("circuit_breaker_options.slow_call_rate must be in [0.000001, 1]").got_real(slow_call_rate));
         if (counted_faults.contains(fault::none))
             throw_config_error("circuit_breaker_options.counted_faults must not contain fault::none");
         if (open_for <= duration::zero())
@@ -286,6 +289,7 @@ public:
         slow_call_duration_ = options_.slow_call_duration;
         slow_tracked_ = options_.slow_call_duration > duration::zero();
         time_window_ = options_.window.kind() == failure_window::type::time;
+        mode_ = static_cast<std::uint8_t>((slow_tracked_ ? timed : 0) | (time_window_ ? bucketed : 0));
         rate_ppm_ = ppm(options_.failure_rate);
         slow_rate_ppm_ = ppm(options_.slow_call_rate);
         allocate();
@@ -299,6 +303,7 @@ public:
         counted_ = o.counted_;
         slow_tracked_ = o.slow_tracked_;
         time_window_ = o.time_window_;
+        mode_ = o.mode_;
         open_until_.store(o.open_until_.load(detail::order::relaxed), detail::order::relaxed);
         rejected_.store(o.rejected_.load(detail::order::relaxed), detail::order::relaxed);
         rate_ppm_ = o.rate_ppm_;
@@ -325,6 +330,8 @@ public:
         o.slots_ = nullptr;
         o.ring_ = nullptr;
         o.buckets_ = nullptr;
+        // A moved-from breaker rejects every call (it has no counters left); destroy it.
+        o.word_.store(static_cast<std::uint64_t>(breaker_state::forced_open), detail::order::relaxed);
     }
     circuit_breaker(const circuit_breaker&) = delete;
     circuit_breaker& operator=(const circuit_breaker&) = delete;
@@ -408,29 +415,38 @@ public:
     FAILOVER_ALWAYS_INLINE auto run(Context& ctx, Next&& next) {
         using out_t = decltype(next());
         const std::uint64_t w = word_.load(detail::order::acquire);
-        if (fast_counting(w)) [[likely]] {
-            time_point started{};
-            if (slow_tracked_) started = ctx.coarse_now();
-            out_t out = next();
-            if (!out.is_rejection()) [[likely]] {
-                const fault kind = out.verdict().kind;
+        admission a{true, false, w, false, 0};
+        if (!fast_counting(w)) [[unlikely]]
+            a = admit(w, ctx.now());
+        guard g{this, a.word, a.probe};  // hands a probe's place back if no outcome comes
+        time_point started{};
+        if (a.admitted && (mode_ & timed) != 0) started = ctx.coarse_now();
+        // One object, built in place and returned by name: a second returned object would
+        // make the compilers build the outcome aside and copy it out through a store-forwarding
+        // stall (~5 ns per call), and next() called from two places doubles the inlined code.
+        out_t out = a.admitted ? next() : out_t(rejection_for(a));
+        if (a.admitted && !out.is_rejection()) [[likely]] {
+            g.armed = false;
+            const fault kind = out.verdict().kind;
+            if (mode_ == 0 && fast_counting(a.word) && !counted_.contains(kind) && unchanged(a.word)) [[likely]] {
+                note_success(a.word);  // the closed path: no clock, no lock
+            } else {
                 time_point ended{};
-                if (slow_tracked_ || time_window_) ended = ctx.coarse_now();
-                const bool slow = slow_tracked_ && ended - started > slow_call_duration_;
-                if (!counted_.contains(kind) && !slow) [[likely]] {
-                    if (!time_window_)
-                        note_success(w);
+                if (mode_ != 0) ended = ctx.coarse_now();
+                const bool slow = (mode_ & timed) != 0 && ended - started > slow_call_duration_;
+                if (fast_counting(a.word) && !counted_.contains(kind) && !slow && unchanged(a.word)) {
+                    if ((mode_ & bucketed) == 0)
+                        note_success(a.word);
                     else
-                        note_success_at(w, ended);
+                        note_success_at(a.word, ended);
                 } else {
-                    const auto& ra = out.verdict().retry_after;
-                    record_locked(w, counted_.contains(kind), slow, ra.has_value(),
-                                  ra.has_value() ? ra->count() : 0, ctx.now());
+                    const verdict& v = out.verdict();
+                    record_locked(a.word, counted_.contains(kind), slow, v.retry_after.has_value(),
+                                  v.retry_after.has_value() ? v.retry_after->count() : 0, ctx.now());
                 }
             }
-            return out;
         }
-        return run_guarded<out_t>(ctx, next, w);
+        return out;
     }
 
 private:
@@ -452,24 +468,9 @@ private:
         }
     };
 
-    template <class Out, class Context, class Next>
-    FAILOVER_ALWAYS_INLINE Out run_guarded(Context& ctx, Next& next, std::uint64_t w) {
-        const admission a = admit(w, ctx.now());
-        if (!a.admitted) return Out(rejection_for(a));
-        guard g{this, a.word, a.probe};
-        time_point started{};
-        if (slow_tracked_) started = ctx.coarse_now();
-        Out out = next();
-        if (!out.is_rejection()) {
-            g.armed = false;
-            const fault kind = out.verdict().kind;
-            const bool slow = slow_tracked_ && ctx.coarse_now() - started > slow_call_duration_;
-            const auto& ra = out.verdict().retry_after;
-            record_locked(a.word, options_.counted_faults.contains(kind), slow, ra.has_value(), ra.has_value() ? ra->count() : 0,
-                          ctx.now());
-        }
-        return out;
-    }
+    // Modes of the success path: timed (slow-call tracking) and bucketed (time window).
+    static constexpr std::uint8_t timed = 1;
+    static constexpr std::uint8_t bucketed = 2;
 
     failover::rejection rejection_for(const admission& a) const noexcept {
         failover::rejection r{.reason = rejection_reason::circuit_open, .retry_at = std::nullopt, .source = this};
@@ -508,6 +509,11 @@ private:
 
     // ---- the success path: a store to the calling thread's own line ----
 
+    // Callers first read the word again (unchanged()): a success admitted before the flag was
+    // set (another call's failure came back first) must still be evaluated under the lock, and
+    // one admitted before a transition is stale.
+    bool unchanged(std::uint64_t w) const noexcept { return word_.load(detail::order::relaxed) == w; }
+
     FAILOVER_ALWAYS_INLINE void note_success(std::uint64_t w) noexcept {
         slot& s = slots_[detail::thread_slot()];
         const std::uint64_t seen = s.word.load(detail::order::relaxed);
@@ -524,6 +530,7 @@ private:
         else
             note_success_new_bucket(s, w, now);
     }
+
 
     // A thread's first success in a generation: start its count there, unless the call was
     // admitted in an older generation than the one the slot already counts in (stale: dropped).
@@ -550,14 +557,18 @@ private:
             ++stale_;
             return;
         }
-        const std::int64_t b = bucket_of(now);
-        roll(b);
+        take_successes(current, now);  // rolls the ring, and this thread's earlier successes end a streak
+        streak_ = 0;
+        // A reading that lags the ring's head (another thread read the clock later) counts in
+        // the head bucket, as failures do.
+        const std::int64_t b = bucket_of(now) > head_ ? bucket_of(now) : head_;
         const std::uint64_t seen = s.word.load(detail::order::relaxed);
         std::uint64_t count = 0;
         if ((seen & ~count_mask) == tag_of(w)) {
             count = seen & count_mask;
             if (s.bucket != b) {
-                if (bucket* old = in_ring(s.bucket)) {
+                bucket* old = in_ring(s.bucket);
+                if (old != nullptr && count > s.bucket_base) {  // a shared slot may go back
                     old->successes += count - s.bucket_base;
                     totals_.successes += count - s.bucket_base;
                 }
@@ -567,9 +578,11 @@ private:
             s.bucket_base = 0;
         }
         s.bucket = b;
-        s.bucket_end.store((b + 1) * bucket_ns_, detail::order::relaxed);
+        s.bucket_end.store(bucket_end_of(b), detail::order::relaxed);
         s.word.store(tag_of(w) | (count + 1), detail::order::relaxed);
-        refresh_flag(current);  // buckets left the window: the minimum may be out of reach again
+        // The first success of a new bucket: older buckets left the window, so the rate may
+        // have risen (or the minimum gone out of reach again). Evaluate as after any record.
+        evaluate(current, now, false, 0);
     }
 
     // ---- everything else, under the lock ----
@@ -577,7 +590,7 @@ private:
     admission admit(std::uint64_t w, time_point now) noexcept {
         // Open and not yet due: refuse without the lock.
         if (state_of(w) == breaker_state::open) {
-            const std::int64_t until = open_until_.load(detail::order::relaxed);
+            const std::int64_t until = open_until_.load(detail::order::acquire);
             if (now.time_since_epoch().count() < until && word_.load(detail::order::acquire) == w) {
                 rejected_.fetch_add(1, detail::order::relaxed);
                 return admission{false, false, w, true, until};
@@ -603,7 +616,7 @@ private:
                 w = word_.load(detail::order::relaxed);
                 [[fallthrough]];
             case breaker_state::half_open:
-                if (t - half_open_since_ >= options_.max_half_open.count()) {
+                if (detail::sub_sat(now, time_point(duration(half_open_since_))) >= options_.max_half_open) {
                     trip(breaker_reason::half_open_timeout, now, false, 0);
                     rejected_.fetch_add(1, detail::order::relaxed);
                     return admission{false, false, word_.load(detail::order::relaxed), true, open_until_.load(detail::order::relaxed)};
@@ -656,10 +669,10 @@ private:
     void record_counted(std::uint64_t w, bool failed, bool slow, bool has_retry_after, std::int64_t retry_after,
                         time_point now) noexcept {
         take_successes(w, now);
-        if (failed)
-            ++streak_;
-        else
+        if (!failed)
             streak_ = 0;
+        else if (streak_ < UINT_MAX)
+            ++streak_;
         switch (options_.window.kind()) {
             case failure_window::type::none:  // no slow calls without a window
                 if (failed)
@@ -759,7 +772,22 @@ private:
             half_open_since_ = now.time_since_epoch().count();
         }
         shadow_told_ = false;
-        word_.store(((generation_of(w) + 1) << 8) | static_cast<std::uint64_t>(to), detail::order::release);
+        publish(((generation_of(w) + 1) << 8) | static_cast<std::uint64_t>(to));
+    }
+
+    // Starts a new generation: every slot restarts at zero under the new tag (so a tag that
+    // comes round again after 65536 generations finds no old count), then the word changes.
+    void publish(std::uint64_t next) noexcept {
+        const std::uint64_t tag = tag_of(next);
+        for (std::size_t i = 0; i < detail::thread_slots; ++i) {
+            slot& s = slots_[i];
+            s.word.store(tag, detail::order::relaxed);
+            s.bucket_end.store(INT64_MIN, detail::order::relaxed);
+            s.bucket_base = 0;
+            s.taken = 0;
+            s.taken_tag = tag;
+        }
+        word_.store(next, detail::order::release);
     }
 
     void manual(breaker_state to, breaker_reason why, time_point now) {
@@ -770,7 +798,7 @@ private:
             // A reset of a closed breaker: a fresh window, no event (nothing changed state).
             clear_counts();
             opens_in_row_ = 0;
-            word_.store(((generation_of(w) + 1) << 8) | static_cast<std::uint64_t>(to), detail::order::release);
+            publish(((generation_of(w) + 1) << 8) | static_cast<std::uint64_t>(to));
             return;
         }
         if (to == breaker_state::forced_open) open_until_.store(detail::time_max.time_since_epoch().count(), detail::order::relaxed);
@@ -807,9 +835,11 @@ private:
             if ((seen & ~count_mask) != tag) continue;
             const std::uint64_t count = seen & count_mask;
             const std::uint64_t before = s.taken_tag == tag ? s.taken : 0;
-            if (count > before) fresh += count - before;
-            s.taken = count;
-            s.taken_tag = tag;
+            if (count > before || s.taken_tag != tag) {  // a shared slot can go back: never recount
+                fresh += count - (count > before ? before : count);
+                s.taken = count;
+                s.taken_tag = tag;
+            }
         }
         if (fresh > 0) streak_ = 0;
         switch (options_.window.kind()) {
@@ -901,9 +931,13 @@ private:
     }
 
     // Time window: buckets by index (time / bucket length); the ring holds the last `buckets`.
-    std::int64_t bucket_of(time_point t) const noexcept {
+    std::int64_t bucket_of(time_point t) const noexcept {  // floor division, for any time
         const std::int64_t ns = t.time_since_epoch().count();
-        return ns >= 0 ? ns / bucket_ns_ : -((-ns + bucket_ns_ - 1) / bucket_ns_);
+        const std::int64_t q = ns / bucket_ns_;
+        return (ns % bucket_ns_ < 0) ? q - 1 : q;
+    }
+    std::int64_t bucket_end_of(std::int64_t b) const noexcept {
+        return b >= INT64_MAX / bucket_ns_ - 1 ? INT64_MAX : (b + 1) * bucket_ns_;
     }
     std::size_t ring_pos(std::int64_t index) const noexcept {
         const std::int64_t n = static_cast<std::int64_t>(options_.window.time().buckets);
@@ -1009,6 +1043,7 @@ private:
     slot* slots_ = nullptr;
     duration slow_call_duration_{0};
     fault_set counted_{};
+    std::uint8_t mode_ = 0;  // timed | bucketed
     bool slow_tracked_ = false;
     bool time_window_ = false;
 
@@ -1066,7 +1101,7 @@ public:
         open_ = false;
         const bool failed = b_->options_.counted_faults.contains(v.kind);
         const bool slow = b_->slow_tracked_ && took > b_->options_.slow_call_duration;
-        if (!failed && !slow && fast_counting(a_.word)) {
+        if (!failed && !slow && fast_counting(a_.word) && b_->unchanged(a_.word)) {
             if (!b_->time_window_)
                 b_->note_success(a_.word);
             else

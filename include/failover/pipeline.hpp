@@ -507,7 +507,7 @@ public:
     constexpr P& get() const noexcept { return *p_; }
 
     template <class Context, class Next>
-    auto run(Context& ctx, call_state& state, Next&& next) {
+    FAILOVER_ALWAYS_INLINE auto run(Context& ctx, call_state& state, Next&& next) {
         if constexpr (detail::has_call_state<P>)
             return p_->run(ctx, state, static_cast<Next&&>(next));
         else
