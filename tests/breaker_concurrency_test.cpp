@@ -68,7 +68,6 @@ TEST_CASE("8 threads crossing the threshold together make exactly one transition
 TEST_CASE("8 threads: every outcome is counted exactly, in every window", "[concurrency]") {
     constexpr int threads = 8, per_thread = 20000;
     const failover::circuit_breaker_options shadow[] = {
-        {.consecutive_failures = 1'000'000'000},
         {.consecutive_failures = 0, .window = failover::count_window{.size = 1'000'000}, .minimum_calls = 1},
         {.consecutive_failures = 0, .window = failover::time_window{.length = 1h, .buckets = 60}, .minimum_calls = 1},
     };

@@ -750,3 +750,27 @@ TEST_CASE("extreme times are handled without overflow") {
     CHECK(probe.is_probe());  // the open time is long over: a probe
     h.breaker.acquire(failover::time_point::min());  // a reading before the episode began
 }
+
+TEST_CASE("a window full of successes writes nothing for another success, and stays exact when a failure comes") {
+    bench b(rate_only(count_window{.size = 10}, 10));
+    for (int i = 0; i < 3000; ++i) b.call(S);  // long enough for the window to be seen clean
+    auto s = b.snap();
+    CHECK(s.calls == 10);
+    CHECK(s.failures == 0);
+    b.call(F);
+    for (int i = 0; i < 9; ++i) b.call(S);
+    s = b.snap();
+    CHECK(s.calls == 10);
+    CHECK(s.failures == 1);  // the failure is the oldest of the last 10
+    b.call(S);
+    CHECK(b.snap().failures == 0);
+
+    bench d({});  // the default: 5 in a row
+    for (int i = 0; i < 3000; ++i) d.call(S);
+    d.calls({F, F, F, F, S, F});
+    CHECK(d.state() == breaker_state::closed);
+    CHECK(d.snap().consecutive_failures == 1);
+    d.calls({F, F, F, F});
+    CHECK(d.state() == breaker_state::open);
+    CHECK(d.snap().calls == 5);  // without a window, the snapshot shows the last 5 outcomes
+}

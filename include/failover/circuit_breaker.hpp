@@ -222,7 +222,7 @@ struct circuit_breaker_options {
 /// What a breaker holds, read consistently under its lock.
 struct breaker_snapshot {
     breaker_state state = breaker_state::closed;
-    /// Outcomes in the window (with no window: since the breaker last closed).
+    /// Outcomes in the window (with no window: the last `consecutive_failures`, at most 1024).
     std::uint64_t calls = 0;
     std::uint64_t failures = 0;
     std::uint64_t slow_calls = 0;
@@ -277,8 +277,11 @@ class circuit_breaker {
     // flag (closed and disabled only) sends successes to the lock too: it is set while the
     // window holds failures (or slow calls) but not yet minimum_calls calls, when a success
     // that completes the minimum can trip the breaker. Admission tests state and flag at once.
-    static constexpr std::uint64_t state_mask = 0x7f;
+    static constexpr std::uint64_t state_mask = 0x3f;
     static constexpr std::uint64_t successes_locked = 0x80;
+    // Also closed and disabled only: the count window is full and holds no failure and no
+    // slow call, so another success changes nothing and needs no write at all.
+    static constexpr std::uint64_t clean = 0x40;
     static constexpr unsigned tag_shift = 48;  // per-thread counters: tag << 48 | count
     static constexpr std::uint64_t count_mask = (std::uint64_t{1} << tag_shift) - 1;
 
@@ -316,7 +319,7 @@ public:
         probe_failures_ = o.probe_failures_;
         half_open_since_ = o.half_open_since_;
         shadow_told_ = o.shadow_told_;
-        episode_ = o.episode_;
+        ring_size_ = o.ring_size_;
         totals_ = o.totals_;
         ring_ = o.ring_;
         words_ = o.words_;
@@ -428,14 +431,22 @@ public:
         if (a.admitted && !out.is_rejection()) [[likely]] {
             g.armed = false;
             const fault kind = out.verdict().kind;
-            if (mode_ == 0 && fast_counting(a.word) && !counted_.contains(kind) && unchanged(a.word)) [[likely]] {
-                note_success(a.word);  // the closed path: no clock, no lock
+            if (mode_ == 0 && fast_counting(a.word) && !counted_.contains(kind)) [[likely]] {
+                // The closed path: no clock, no lock; no write at all in a clean window.
+                if ((a.word & clean) == 0) {
+                    if (unchanged(a.word))
+                        note_success(a.word);
+                    else
+                        record_locked(a.word, false, false, false, 0, ctx.now());
+                }
             } else {
                 time_point ended{};
                 if (mode_ != 0) ended = ctx.coarse_now();
                 const bool slow = (mode_ & timed) != 0 && ended - started > slow_call_duration_;
-                if (fast_counting(a.word) && !counted_.contains(kind) && !slow && unchanged(a.word)) {
-                    if ((mode_ & bucketed) == 0)
+                if (fast_counting(a.word) && !counted_.contains(kind) && !slow && ((a.word & clean) != 0 || unchanged(a.word))) {
+                    if ((a.word & clean) != 0)
+                        ;  // a clean window: nothing to write
+                    else if ((mode_ & bucketed) == 0)
                         note_success(a.word);
                     else
                         note_success_at(a.word, ended);
@@ -483,7 +494,7 @@ private:
         return s == breaker_state::closed || s == breaker_state::disabled;
     }
     // Closed or disabled, and a success needs no lock.
-    static constexpr bool fast_counting(std::uint64_t w) noexcept { return (w & 0xfe) == 0; }
+    static constexpr bool fast_counting(std::uint64_t w) noexcept { return (w & ~clean & 0xfe) == 0; }
     static constexpr std::uint64_t generation_of(std::uint64_t w) noexcept { return w >> 8; }
     static constexpr std::uint64_t tag_of(std::uint64_t w) noexcept { return (w >> 8) << tag_shift; }
     static constexpr std::uint64_t ppm(double rate) noexcept { return static_cast<std::uint64_t>(rate * 1'000'000.0 + 0.5); }
@@ -517,10 +528,22 @@ private:
     FAILOVER_ALWAYS_INLINE void note_success(std::uint64_t w) noexcept {
         slot& s = slots_[detail::thread_slot()];
         const std::uint64_t seen = s.word.load(detail::order::relaxed);
-        if ((seen & ~count_mask) == tag_of(w)) [[likely]]
+        if ((seen & ~count_mask) == tag_of(w)) [[likely]] {
             s.word.store(seen + 1, detail::order::relaxed);
-        else
+            // Now and then, bring the counts in: a window that filled with successes (or whose
+            // last failure was pushed out) becomes clean, and successes stop writing.
+            if (((seen + 1) & 1023) == 0) [[unlikely]]
+                refresh_now(w);
+        } else {
             note_success_new_tag(s, w);
+        }
+    }
+    FAILOVER_COLD void refresh_now(std::uint64_t w) noexcept {
+        detail::lock_guard lock(lock_);
+        const std::uint64_t current = word_.load(detail::order::relaxed);
+        if (generation_of(current) != generation_of(w) || !counting(state_of(current))) return;
+        take_successes(current, time_point{});  // count windows only: no clock needed
+        refresh_flag(current);
     }
     FAILOVER_ALWAYS_INLINE void note_success_at(std::uint64_t w, time_point now) noexcept {
         slot& s = slots_[detail::thread_slot()];
@@ -674,12 +697,7 @@ private:
         else if (streak_ < UINT_MAX)
             ++streak_;
         switch (options_.window.kind()) {
-            case failure_window::type::none:  // no slow calls without a window
-                if (failed)
-                    ++episode_.failures;
-                else
-                    ++episode_.successes;
-                break;
+            case failure_window::type::none:  // the last consecutive_failures outcomes
             case failure_window::type::count: push(failed, slow); break;
             case failure_window::type::time: {
                 bucket& b = buckets_[ring_pos(head_)];
@@ -708,7 +726,7 @@ private:
         std::optional<breaker_reason> why;
         if (options_.consecutive_failures > 0 && streak_ >= options_.consecutive_failures)
             why = breaker_reason::consecutive_failures;
-        if (!why && options_.window.kind() != failure_window::type::none) {
+        if (!why && options_.window.kind() != failure_window::type::none) {  // the rate rules
             const counts c = window_counts(w);
             const std::uint64_t calls = c.successes + c.failures;
             if (calls >= options_.minimum_calls) {
@@ -731,12 +749,13 @@ private:
 
     // Sets or clears the flag that sends successes to the lock (see the state word).
     void refresh_flag(std::uint64_t w) noexcept {
-        bool needed = false;
-        if (options_.window.kind() != failure_window::type::none) {
-            const counts c = window_counts(w);
-            needed = (c.failures > 0 || c.slow > 0) && c.successes + c.failures < options_.minimum_calls;
-        }
-        const std::uint64_t next = needed ? (w | successes_locked) : (w & ~successes_locked);
+        const counts c = window_counts(w);
+        const bool needed = options_.window.kind() != failure_window::type::none && (c.failures > 0 || c.slow > 0) &&
+                            c.successes + c.failures < options_.minimum_calls;
+        const bool is_clean = ring_ != nullptr && filled_ == ring_size_ && c.failures == 0 && c.slow == 0 && streak_ == 0;
+        std::uint64_t next = w & ~(successes_locked | clean);
+        if (needed) next |= successes_locked;
+        if (is_clean) next |= clean;
         if (next != w) word_.store(next, detail::order::release);
     }
 
@@ -843,7 +862,7 @@ private:
         }
         if (fresh > 0) streak_ = 0;
         switch (options_.window.kind()) {
-            case failure_window::type::none: episode_.successes += fresh; break;
+            case failure_window::type::none:
             case failure_window::type::count: push_successes(fresh); break;
             case failure_window::type::time: roll(bucket_of(now)); break;
         }
@@ -868,7 +887,7 @@ private:
 
     counts window_counts(std::uint64_t w) const noexcept {
         switch (options_.window.kind()) {
-            case failure_window::type::none: return episode_;
+            case failure_window::type::none:
             case failure_window::type::count: return totals_;
             case failure_window::type::time: {
                 counts c = totals_;
@@ -888,7 +907,7 @@ private:
 
     // Count window: a ring of bits, exactly the last `size` outcomes.
     void push(bool failed, bool slow) noexcept {
-        const std::size_t n = options_.window.count().size;
+        const std::size_t n = ring_size_;
         std::uint64_t& fw = ring_[head_pos_ / 64];
         std::uint64_t& sw = ring_[words_ + head_pos_ / 64];
         const std::uint64_t bit = std::uint64_t{1} << (head_pos_ % 64);
@@ -919,7 +938,7 @@ private:
         if (++head_pos_ == n) head_pos_ = 0;
     }
     void push_successes(std::uint64_t k) noexcept {
-        const std::size_t n = options_.window.count().size;
+        const std::size_t n = ring_size_;
         if (k >= n) {
             for (std::size_t i = 0; i < 2 * words_; ++i) ring_[i] = 0;
             totals_ = counts{n, 0, 0, 0};
@@ -972,7 +991,6 @@ private:
 
     void clear_counts() noexcept {
         streak_ = 0;
-        episode_ = counts{};
         totals_ = counts{};
         filled_ = 0;
         head_pos_ = 0;
@@ -993,7 +1011,9 @@ private:
         s.slow_calls = c.slow;
         s.slow_failures = c.slow_failures;
         s.consecutive_failures = streak_;
-        if (s.calls >= options_.minimum_calls && s.calls > 0) {
+        const std::uint64_t minimum =
+            options_.window.kind() == failure_window::type::none ? ring_size_ : std::uint64_t{options_.minimum_calls};
+        if (s.calls >= minimum && s.calls > 0) {
             s.failure_rate = static_cast<double>(s.failures) / static_cast<double>(s.calls);
             if (slow_tracked_) s.slow_call_rate = static_cast<double>(s.slow_calls) / static_cast<double>(s.calls);
         }
@@ -1019,8 +1039,13 @@ private:
     void allocate() {
         slots_ = static_cast<slot*>(::operator new(sizeof(slot) * detail::thread_slots, std::align_val_t{alignof(slot)}));
         for (std::size_t i = 0; i < detail::thread_slots; ++i) ::new (static_cast<void*>(slots_ + i)) slot();
-        if (options_.window.kind() == failure_window::type::count) {
-            words_ = (options_.window.count().size + 63) / 64;
+        // A count window; without a window, one over the last consecutive_failures outcomes
+        // (at most 1024), for the snapshot and so that a clean one needs no write.
+        if (options_.window.kind() != failure_window::type::time) {
+            ring_size_ = options_.window.kind() == failure_window::type::count
+                             ? options_.window.count().size
+                             : (options_.consecutive_failures < 1024 ? options_.consecutive_failures : 1024);
+            words_ = (ring_size_ + 63) / 64;
             ring_ = new std::uint64_t[2 * words_]();
         }
         if (options_.window.kind() == failure_window::type::time) {
@@ -1062,9 +1087,9 @@ private:
     unsigned probe_failures_ = 0;
     std::int64_t half_open_since_ = 0;
     bool shadow_told_ = false;
-    counts episode_{};  // no window: since the breaker last closed
     counts totals_{};   // count window: the ring's totals; time window: the ring's flushed totals
     std::uint64_t* ring_ = nullptr;  // count window: failure bits, then slow bits
+    std::size_t ring_size_ = 0;
     std::size_t words_ = 0;
     std::size_t filled_ = 0;
     std::size_t head_pos_ = 0;
@@ -1101,7 +1126,9 @@ public:
         open_ = false;
         const bool failed = b_->options_.counted_faults.contains(v.kind);
         const bool slow = b_->slow_tracked_ && took > b_->options_.slow_call_duration;
-        if (!failed && !slow && fast_counting(a_.word) && b_->unchanged(a_.word)) {
+        if (!failed && !slow && fast_counting(a_.word) && ((a_.word & clean) != 0 || b_->unchanged(a_.word))) {
+            if ((a_.word & clean) != 0)
+                return;
             if (!b_->time_window_)
                 b_->note_success(a_.word);
             else
