@@ -774,3 +774,20 @@ TEST_CASE("a window full of successes writes nothing for another success, and st
     CHECK(d.state() == breaker_state::open);
     CHECK(d.snap().calls == 5);  // without a window, the snapshot shows the last 5 outcomes
 }
+
+TEST_CASE("peer regression: calls admitted while closed neither add half-open places nor count as probes") {
+    bench b({.consecutive_failures = 2, .open_for = 1s});
+    auto overhang1 = b.breaker.acquire(b.clock.now());  // admitted while closed
+    auto overhang2 = b.breaker.acquire(b.clock.now());
+    b.calls({F, F});
+    b.clock.advance(1s);
+    auto probe = b.breaker.acquire(b.clock.now());
+    REQUIRE(probe.is_probe());
+    overhang1.release();  // handing back a closed-state permit must not free a probe place
+    CHECK_FALSE(b.breaker.acquire(b.clock.now()).admitted());
+    overhang2.record(S, 0ns, b.clock.now());  // a late success from before the trip is no probe
+    CHECK(b.state() == breaker_state::half_open);
+    CHECK(b.snap().probe_successes == 0);
+    probe.record(S, 0ns, b.clock.now());
+    CHECK(b.state() == breaker_state::closed);
+}
