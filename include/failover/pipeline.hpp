@@ -188,6 +188,7 @@ public:
     constexpr R& r() noexcept { return u_.r; }
     constexpr const R& r() const noexcept { return u_.r; }
     constexpr const A& a() const noexcept { return u_.a; }
+    constexpr A& a_mut() noexcept { return u_.a; }
     constexpr const B& b() const noexcept { return u_.b; }
 
 private:
@@ -238,7 +239,9 @@ constexpr void copy_verdict(verdict& to, const verdict& from) noexcept {
 
 #if FAILOVER_HAS_EXCEPTIONS
 // Out of line and cold: copying an exception_ptr on the call path would stop it inlining.
-[[noreturn]] FAILOVER_COLD inline void rethrow(const std::exception_ptr& e) { std::rethrow_exception(e); }
+// Takes the exception_ptr's raw value rather than a reference into the outcome: a reference
+// would let the outcome's address escape, and clang then keeps every outcome in memory.
+[[noreturn]] FAILOVER_COLD inline void rethrow(std::exception_ptr e) { std::rethrow_exception(static_cast<std::exception_ptr&&>(e)); }
 #endif
 }  // namespace detail
 
@@ -296,6 +299,8 @@ public:
     constexpr R&& value() && noexcept { return static_cast<R&&>(state_.r()); }
     /// The exception the transport threw. Precondition: has_exception().
     const std::exception_ptr& exception() const noexcept { return state_.a().error; }
+    /// Moves the exception out (the outcome keeps an empty one). Precondition: has_exception().
+    std::exception_ptr take_exception() && noexcept { return static_cast<std::exception_ptr&&>(state_.a_mut().error); }
     /// The refusal. Precondition: is_rejection().
     constexpr const failover::rejection& rejection() const noexcept { return state_.b(); }
 
@@ -708,7 +713,7 @@ private:
         if (out.has_value()) return result<R>(static_cast<outcome<R>&&>(out).value(), out.verdict(), report);
         if (out.is_rejection()) return result<R>(out.rejection(), verdict{.kind = ctx.last_fault()}, report);
 #if FAILOVER_HAS_EXCEPTIONS
-        detail::rethrow(out.exception());
+        detail::rethrow(static_cast<outcome<R>&&>(out).take_exception());
 #else
         detail::fatal("unreachable: an exception outcome in a build without exceptions");
 #endif

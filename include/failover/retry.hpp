@@ -417,8 +417,10 @@ public:
     }
 
     /// The policy's layer: one attempt, and the retries it earns.
+    // The return type is spelled out: clang 14 does not elide the copy of a named local
+    // (NRVO) in a function template whose return type is deduced.
     template <class Context, class Next>
-    FAILOVER_ALWAYS_INLINE auto run(Context& ctx, Next&& next) {
+    FAILOVER_ALWAYS_INLINE auto run(Context& ctx, Next&& next) -> decltype(next()) {
         // Without a budget or max_duration (the common case) the call needs one test of one
         // byte here, and reads no clock.
         time_point started = detail::time_min;

@@ -44,16 +44,25 @@ inline std::size_t take_thread_slot(bool& owned) noexcept {
     return overflow.fetch_add(1, order::relaxed) % thread_slots;
 }
 
+// Constant-initialised, so reading it on the call path needs no thread_local guard.
+inline thread_local std::size_t thread_slot_index = thread_slots;
+
+// A thread's first use: out of line, and noexcept, so that the call path holds no call that
+// may throw (a clean-up path there made clang keep the caller's result in memory).
+[[gnu::noinline, gnu::cold]] inline std::size_t first_thread_slot() noexcept {
+    thread_local thread_slot_owner owner;  // gives the slot back at thread exit
+    bool owned = false;
+    const std::size_t index = take_thread_slot(owned);
+    if (owned) owner.index = index;
+    thread_slot_index = index;
+    return index;
+}
+
 /// The calling thread's slot index, in [0, thread_slots).
 inline std::size_t thread_slot() noexcept {
-    // Constant-initialised, so reading it on the call path needs no thread_local guard.
-    thread_local std::size_t index = thread_slots;
-    if (index == thread_slots) [[unlikely]] {
-        thread_local thread_slot_owner owner;  // gives the slot back at thread exit
-        bool owned = false;
-        index = take_thread_slot(owned);
-        if (owned) owner.index = index;
-    }
+    const std::size_t index = thread_slot_index;
+    if (index == thread_slots) [[unlikely]]
+        return first_thread_slot();
     return index;
 }
 
