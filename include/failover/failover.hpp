@@ -9,6 +9,7 @@
 #include <failover/fault.hpp>
 #include <failover/http.hpp>
 #include <failover/pipeline.hpp>
+#include <failover/regions.hpp>
 #include <failover/retry.hpp>
 #include <failover/time.hpp>
 

@@ -419,6 +419,16 @@ public:
         attempt_.failover_ = failover;
     }
 
+    /// Says the next attempt can start at once: a region selector has another region ready,
+    /// so an outer retry need not wait (its backoff, or the failed region's Retry-After).
+    constexpr void reroute_now() noexcept { reroute_ = true; }
+    /// Reads and clears the reroute_now() mark.
+    constexpr bool take_reroute() noexcept {
+        const bool r = reroute_;
+        reroute_ = false;
+        return r;
+    }
+
     /// Starts an attempt: false (and no attempt counted) when the deadline has passed.
     /// Reads the clock only when the call has a deadline.
     bool begin_attempt() {
@@ -442,6 +452,7 @@ private:
     failover::attempt attempt_{};
     call_report report_{};
     fault last_fault_ = fault::none;
+    bool reroute_ = false;
 };
 
 }  // namespace detail

@@ -489,6 +489,21 @@ private:
                 return out;
             }
 
+            // A region selector with another region ready asks for the next attempt at once:
+            // no backoff, no wait for the failed region's Retry-After, no budget (the load goes
+            // to another region).
+            if (ctx.take_reroute()) {
+                on_retry_(attempts, v, duration::zero());
+                Out last = static_cast<Out&&>(out);
+                out = next();
+                if (out.is_rejection() && out.rejection().reason == rejection_reason::deadline_exceeded) {
+                    give_up(attempts, give_up_reason::deadline, v);
+                    return last;
+                }
+                if (out.attempted()) ++attempts;
+                if (out.ok()) return out;
+                continue;
+            }
             duration delay{};
             if constexpr (std::is_same_v<DelayFn, detail::no_delay_function>) {
                 delay = detail::apply_jitter(options_.jitter, options_.backoff, attempts,

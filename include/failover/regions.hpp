@@ -1,0 +1,392 @@
+// failover: the region selector. It holds a circuit breaker and a throttle cool-down per
+// region of the user's own range, picks the region of each attempt by a strategy, sends the
+// next attempt of a call elsewhere after a region-health fault or a throttle, and refuses at
+// once, with the earliest time a region comes back, when none can serve.
+#ifndef FAILOVER_REGIONS_HPP_INCLUDED
+#define FAILOVER_REGIONS_HPP_INCLUDED
+
+#include <failover/circuit_breaker.hpp>
+#include <failover/detail/atomic.hpp>
+#include <failover/detail/config.hpp>
+#include <failover/detail/thread_slot.hpp>
+#include <failover/errors.hpp>
+#include <failover/fault.hpp>
+#include <failover/pipeline.hpp>
+#include <failover/time.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <iterator>
+#include <new>
+#include <optional>
+#include <type_traits>
+
+namespace failover {
+
+/// The most regions one selector holds.
+inline constexpr std::size_t max_regions = 64;
+
+/// Active/passive: every call goes to the first healthy region in the range's order (the
+/// primary first, backups after it), and back to the primary once its probe succeeds.
+struct by_priority_t {};
+inline constexpr by_priority_t by_priority{};
+
+/// Active/active in turn: each thread's calls rotate over the healthy regions.
+struct round_robin_t {};
+inline constexpr round_robin_t round_robin{};
+
+/// Active/active in proportions: `failover::weighted{9, 1}` sends 90 % of the calls to the
+/// first region and 10 % to the second, and a region that is down gives its share to the
+/// others in proportion. The split is exact over each run of sum-of-weights calls on a thread.
+class weighted {
+public:
+    constexpr weighted(std::initializer_list<unsigned> weights) {
+        for (unsigned w : weights) {
+            if (count_ == max_regions) detail::throw_config_error("weighted: more weights than failover::max_regions (64)");
+            weights_[count_++] = w;
+        }
+    }
+    constexpr std::size_t size() const noexcept { return count_; }
+    constexpr unsigned operator[](std::size_t i) const noexcept { return weights_[i]; }
+
+private:
+    unsigned weights_[max_regions] = {};
+    std::size_t count_ = 0;
+};
+
+/// What to do when no region can take a call (every breaker open, every region cooling down).
+enum class when_all_down : std::uint8_t {
+    reject,          ///< refuse at once with the earliest time a region comes back (default)
+    try_least_bad,   ///< call the region that comes back soonest anyway, bypassing its breaker
+};
+
+/// Options of the selector itself; each region's breaker takes circuit_breaker_options.
+struct regions_options {
+    /// A throttled region (429) cools down for its retry_after, at most this long. Default 5 min.
+    duration max_cooldown = std::chrono::minutes(5);
+    /// ... and for this long when the answer named no time. Default 1 s.
+    duration default_cooldown = std::chrono::seconds(1);
+    /// Attempts a call may make in the same region after a transient fault before it moves
+    /// on (the BCDR advice: retry a single fault in place, redirect a persistent one). Default 0.
+    unsigned retry_in_region = 0;
+    /// No region can serve: refuse (default) or try the least bad one.
+    when_all_down all_down = when_all_down::reject;
+
+    constexpr void validate() const {
+        if (max_cooldown < duration::zero())
+            detail::throw_config_error(detail::config_message("regions_options.max_cooldown must be >= 0 ns").got(max_cooldown.count()));
+        if (default_cooldown < duration::zero() || default_cooldown > max_cooldown)
+            detail::throw_config_error(detail::config_message("regions_options.default_cooldown must be in [0, max_cooldown], in ns")
+                                           .got(default_cooldown.count()));
+        if (static_cast<unsigned>(all_down) > static_cast<unsigned>(when_all_down::try_least_bad))
+            detail::throw_config_error("regions_options.all_down must be reject or try_least_bad");
+    }
+};
+
+/// One region as the selector sees it.
+struct region_snapshot {
+    std::size_t index = 0;
+    breaker_snapshot health{};
+    /// Time left in a throttle cool-down; zero when none.
+    duration cooldown_left{0};
+};
+
+/// The region selector over the user's range of region objects (endpoint, deployment,
+/// credentials: any type). The range is referenced, not copied, and must outlive the selector
+/// and keep its elements in place. The transport reaches the chosen element through
+/// `attempt::region<T>()`.
+///
+/// Within one call (with an outer retry providing the attempts): a region-health fault or a
+/// throttle sends the next attempt to a region not yet tried in this call, at once, with no
+/// wait, when one is available; a region whose breaker is open, or that cools down after a
+/// throttle, is skipped without spending an attempt; with no untried region left, the retry
+/// backs off and the call may come back to a tried one. A verdict with `no_retry` (a stream
+/// that already reached the caller) is recorded against the region but never re-routed.
+template <class Range, class Strategy = by_priority_t>
+class regions {
+    using element_t = std::remove_reference_t<decltype(*std::begin(std::declval<Range&>()))>;
+    static constexpr std::uint16_t none = 0xffff;
+
+public:
+    /// Per call: the regions tried, the last one, and the attempts made in it.
+    struct call_state {
+        std::uint64_t tried = 0;
+        std::uint16_t last = none;
+        std::uint16_t in_region = 0;
+    };
+
+    regions(Range& range, Strategy strategy = {}, const circuit_breaker_options& breaker = {},
+            const regions_options& options = {})
+        : range_(&range), strategy_(strategy), options_(options) {
+        options_.validate();
+        count_ = static_cast<std::size_t>(std::distance(std::begin(range), std::end(range)));
+        if (count_ < 1 || count_ > max_regions)
+            detail::throw_config_error(detail::config_message("regions: the range must hold 1 to 64 regions").got(static_cast<long long>(count_)));
+        if constexpr (std::is_same_v<Strategy, weighted>) {
+            if (strategy_.size() != count_)
+                detail::throw_config_error(detail::config_message("weighted: one weight per region")
+                                               .got_both(static_cast<long long>(strategy_.size()), static_cast<long long>(count_)));
+            for (std::size_t i = 0; i < count_; ++i) total_weight_ += strategy_[i];
+            if (total_weight_ == 0) detail::throw_config_error("weighted: at least one weight must be > 0");
+        }
+        breaker.validate();
+        state_ = static_cast<region_state*>(::operator new(sizeof(region_state) * count_, std::align_val_t{alignof(region_state)}));
+        std::size_t built = 0;
+#if FAILOVER_HAS_EXCEPTIONS
+        try {
+#endif
+            for (; built < count_; ++built) ::new (static_cast<void*>(state_ + built)) region_state(breaker);
+#if FAILOVER_HAS_EXCEPTIONS
+        } catch (...) {
+            destroy(built);
+            throw;
+        }
+#endif
+        auto it = std::begin(range);
+        for (std::size_t i = 0; i < count_; ++i, ++it) element_[i] = &*it;
+    }
+    /// Moves a selector no thread uses yet (so that a pipeline can hold it by value).
+    regions(regions&& o) noexcept
+        : range_(o.range_), strategy_(o.strategy_), options_(o.options_), state_(o.state_), count_(o.count_),
+          total_weight_(o.total_weight_) {
+        for (std::size_t i = 0; i < count_; ++i) element_[i] = o.element_[i];
+        o.state_ = nullptr;
+        o.count_ = 0;
+    }
+    regions(const regions&) = delete;
+    regions& operator=(const regions&) = delete;
+    regions& operator=(regions&&) = delete;
+    ~regions() { destroy(count_); }
+
+    std::size_t size() const noexcept { return count_; }
+    /// The breaker of region `i`, to read, listen to, or force open for a drill.
+    circuit_breaker& breaker(std::size_t i) noexcept { return state_[i].breaker; }
+
+    /// Region `i` now: its health, cool-down and traffic.
+    region_snapshot snapshot(std::size_t i, time_point now = clock::now()) {
+        region_snapshot s;
+        s.index = i;
+        s.health = state_[i].breaker.snapshot(now);
+        const std::int64_t until = state_[i].cooldown_until.load(detail::order::relaxed);
+        s.cooldown_left = until > now.time_since_epoch().count() ? duration(until - now.time_since_epoch().count()) : duration::zero();
+        return s;
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The pipeline policy
+
+    template <class Context, class Next>
+    FAILOVER_ALWAYS_INLINE auto run(Context& ctx, call_state& call, Next&& next) -> decltype(next()) {
+        using out_t = decltype(next());
+        time_point now{};
+        bool have_now = false;
+        auto clock_now = [&]() FAILOVER_LAMBDA_ALWAYS_INLINE {
+            if (!have_now) {
+                now = ctx.now();
+                have_now = true;
+            }
+            return now;
+        };
+        const std::size_t preferred = first_choice();
+        std::uint64_t refused = 0;  // regions whose breaker refused during this attempt
+        // Every return of the lambda is a prvalue and `out` is the one named result, so the
+        // outcome is built in place on the common path (see circuit_breaker::run).
+        auto pick_and_call = [&]() FAILOVER_LAMBDA_ALWAYS_INLINE -> out_t {
+            const std::size_t i = choose(call, preferred, refused, clock_now);
+            if (i != none) [[likely]] {
+                route(ctx, call, i, preferred);
+                return state_[i].breaker.run(ctx, next);
+            }
+            if (options_.all_down == when_all_down::try_least_bad) {
+                route(ctx, call, least_bad(clock_now()), preferred);
+                return next();  // around the breaker, which would refuse
+            }
+            return out_t(all_down_rejection(clock_now()));
+        };
+        out_t out = pick_and_call();
+        // The chosen region's breaker refused (it opened meanwhile, or its probes are out):
+        // another region, without an attempt spent. Each region is refused once at most.
+        while (out.is_rejection() && call.last != none && out.rejection().source == &state_[call.last].breaker) [[unlikely]] {
+            refused |= std::uint64_t{1} << call.last;
+            out = pick_and_call();
+        }
+        if (out.attempted() && call.last != none) after(ctx, call, call.last, out.verdict(), clock_now);
+        return out;
+    }
+
+private:
+    struct alignas(64) region_state {
+        explicit region_state(const circuit_breaker_options& o) : breaker(o) {}
+        circuit_breaker breaker;
+        detail::atomic<std::int64_t> cooldown_until{0};  // ns on failover::clock; 0 = none
+    };
+
+    void destroy(std::size_t built) noexcept {
+        if (state_ == nullptr) return;
+        for (std::size_t i = 0; i < built; ++i) state_[i].~region_state();
+        ::operator delete(state_, std::align_val_t{alignof(region_state)});
+        state_ = nullptr;
+    }
+
+    template <class Context>
+    FAILOVER_ALWAYS_INLINE void route(Context& ctx, call_state& call, std::size_t i, std::size_t preferred) {
+        const bool moved = i != preferred || (call.last != none && call.last != i);
+        if (call.last != i) call.in_region = 0;
+        call.last = static_cast<std::uint16_t>(i);
+        ctx.route_to(*element_[i], i, moved);
+    }
+
+    // The strategy's first choice for this call, before health is looked at.
+    std::size_t first_choice() noexcept {
+        if constexpr (std::is_same_v<Strategy, by_priority_t>) {
+            return 0;
+        } else if constexpr (std::is_same_v<Strategy, round_robin_t>) {
+            return static_cast<std::size_t>(next_turn() % count_);
+        } else {
+            std::uint64_t k = next_turn() % total_weight_;
+            for (std::size_t i = 0; i < count_; ++i) {
+                if (k < strategy_[i]) return i;
+                k -= strategy_[i];
+            }
+            return 0;
+        }
+    }
+    // A per-thread turn counter: no shared read-modify-write on the call path.
+    static std::uint64_t next_turn() noexcept {
+        static thread_local std::uint64_t turn = 0;
+        return turn++;
+    }
+
+    // Can region i take an attempt now? Reads the clock only for a region in trouble.
+    template <class Now>
+    FAILOVER_ALWAYS_INLINE bool available(std::size_t i, Now& clock_now) {
+        region_state& r = state_[i];
+        const std::int64_t cool = r.cooldown_until.load(detail::order::relaxed);
+        if (cool != 0 && clock_now().time_since_epoch().count() < cool) return false;
+        const breaker_state s = r.breaker.state();
+        if (s == breaker_state::closed || s == breaker_state::disabled || s == breaker_state::half_open) return true;
+        if (s == breaker_state::open) return r.breaker.remaining_open(clock_now()) == duration::zero();
+        return false;  // forced open
+    }
+
+    // The region for the next attempt: the call's current region while in-place retries are
+    // left; otherwise the preferred one when it can serve and was not tried; otherwise the
+    // strategy's order among the untried ones; otherwise any that can serve (the call comes
+    // back to a tried region after a backoff); `none` when no region can serve.
+    template <class Now>
+    FAILOVER_ALWAYS_INLINE std::size_t choose(call_state& call, std::size_t preferred, std::uint64_t refused, Now& clock_now) {
+        const std::uint64_t skip = refused;
+        if (call.last != none && call.in_region > 0 && (skip & (std::uint64_t{1} << call.last)) == 0 &&
+            available(call.last, clock_now))
+            return call.last;
+        const std::uint64_t avoid = call.tried | skip;
+        if ((avoid & (std::uint64_t{1} << preferred)) == 0 && available(preferred, clock_now)) [[likely]]
+            return preferred;
+        return choose_slow(call.tried, skip, preferred, clock_now, false);
+    }
+    template <class Now>
+    std::size_t choose_slow(std::uint64_t tried, std::uint64_t skip, std::size_t preferred, Now& clock_now, bool untried_only) {
+        for (int pass = 0; pass < (untried_only ? 1 : 2); ++pass) {
+            const std::uint64_t avoid = (pass == 0 ? tried : 0) | skip;
+            if constexpr (std::is_same_v<Strategy, weighted>) {
+                // Among the candidates, in proportion to their weights.
+                unsigned total = 0;
+                for (std::size_t i = 0; i < count_; ++i)
+                    if ((avoid & (std::uint64_t{1} << i)) == 0 && strategy_[i] > 0 && available(i, clock_now)) total += strategy_[i];
+                if (total > 0) {
+                    std::uint64_t k = next_turn() % total;
+                    for (std::size_t i = 0; i < count_; ++i) {
+                        if ((avoid & (std::uint64_t{1} << i)) != 0 || strategy_[i] == 0 || !available(i, clock_now)) continue;
+                        if (k < strategy_[i]) return i;
+                        k -= strategy_[i];
+                    }
+                }
+            } else {
+                // In order from the preferred one (by_priority: from the primary).
+                for (std::size_t n = 0; n < count_; ++n) {
+                    const std::size_t i = (preferred + n) % count_;
+                    if ((avoid & (std::uint64_t{1} << i)) == 0 && available(i, clock_now)) return i;
+                }
+            }
+        }
+        return none;
+    }
+
+    // After an attempt in region i: a throttle starts its cool-down; a fault that can move
+    // marks the region tried and tells an outer retry that the next attempt can go at once
+    // when another region is ready.
+    template <class Context, class Now>
+    void after(Context& ctx, call_state& call, std::size_t i, const verdict& v, Now& clock_now) {
+        if (v.kind == fault::none || v.kind == fault::rejected || v.no_retry) return;
+        if (v.kind == fault::throttled) {
+            duration d = v.retry_after ? *v.retry_after : options_.default_cooldown;
+            if (d > options_.max_cooldown) d = options_.max_cooldown;
+            const std::int64_t until = detail::add_sat(clock_now(), d).time_since_epoch().count();
+            std::int64_t seen = state_[i].cooldown_until.load(detail::order::relaxed);
+            while (seen < until && !state_[i].cooldown_until.compare_exchange_weak(seen, until, detail::order::relaxed)) {
+            }
+        } else if (call.in_region < options_.retry_in_region && state_[i].breaker.state() == breaker_state::closed) {
+            ++call.in_region;  // retry this single fault in place first
+            return;
+        }
+        call.tried |= std::uint64_t{1} << i;
+        call.in_region = 0;
+        if (choose_slow(call.tried, 0, i, clock_now, true) != none) ctx.reroute_now();
+    }
+
+    // The region that comes back soonest (for try_least_bad).
+    std::size_t least_bad(time_point now) {
+        std::size_t best = 0;
+        std::int64_t best_at = INT64_MAX;
+        for (std::size_t i = 0; i < count_; ++i) {
+            const std::int64_t at = back_at(i, now);
+            if (at < best_at) {
+                best_at = at;
+                best = i;
+            }
+        }
+        return best;
+    }
+    // When region i can serve again, in ns on failover::clock (INT64_MAX: not known).
+    std::int64_t back_at(std::size_t i, time_point now) {
+        const std::int64_t cool = state_[i].cooldown_until.load(detail::order::relaxed);
+        const duration open = state_[i].breaker.remaining_open(now);
+        if (open == duration::max()) return INT64_MAX;
+        std::int64_t at = detail::add_sat(now, open).time_since_epoch().count();
+        if (cool > at) at = cool;
+        return at;
+    }
+    failover::rejection all_down_rejection(time_point now) {
+        std::int64_t earliest = INT64_MAX;
+        for (std::size_t i = 0; i < count_; ++i) {
+            const std::int64_t at = back_at(i, now);
+            if (at < earliest) earliest = at;
+        }
+        failover::rejection r{.reason = rejection_reason::no_region_available, .retry_at = std::nullopt, .source = this};
+        if (earliest != INT64_MAX) r.retry_at = time_point(duration(earliest));
+        return r;
+    }
+
+    Range* range_;
+    Strategy strategy_;
+    regions_options options_;
+    region_state* state_ = nullptr;
+    std::size_t count_ = 0;
+    std::uint64_t total_weight_ = 0;
+    const element_t* element_[max_regions] = {};
+};
+
+template <class Range, class Strategy>
+regions(Range&, Strategy) -> regions<Range, Strategy>;
+template <class Range, class Strategy>
+regions(Range&, Strategy, const circuit_breaker_options&) -> regions<Range, Strategy>;
+template <class Range, class Strategy>
+regions(Range&, Strategy, const circuit_breaker_options&, const regions_options&) -> regions<Range, Strategy>;
+template <class Range>
+regions(Range&) -> regions<Range, by_priority_t>;
+
+}  // namespace failover
+
+#endif  // FAILOVER_REGIONS_HPP_INCLUDED
