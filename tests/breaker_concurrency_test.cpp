@@ -169,3 +169,40 @@ TEST_CASE("stress: 8 threads, 10^6 calls on a flapping service: valid transition
     }
     CHECK(breaker.state() == breaker_state::closed);
 }
+
+TEST_CASE("regions shared by 8 threads through an outage: every call ends, and each lands on a region that was up",
+          "[concurrency]") {
+    struct region {
+        std::atomic<bool> up{true};
+    };
+    std::vector<region> rs(3);
+    manual_clock clock;
+    failover::regions sel{rs, failover::by_priority, {.consecutive_failures = 3, .open_for = 5ms, .open_growth = 1}};
+    auto p = failover::pipeline(failover::retry{{.max_attempts = 4, .backoff = failover::constant{1ms}, .jitter = failover::jitter::none}},
+                                failover::ref(sel))
+                 .with_time(clock);
+    std::atomic<long> ok{0}, failed{0}, rejected{0};
+    std::atomic<long> per_region[3] = {0, 0, 0};
+    on_threads(8, [&](int t) {
+        for (int i = 0; i < 5000; ++i) {
+            clock.advance(10us);
+            if (t == 0 && i == 1000) rs[0].up = false;  // the primary goes down...
+            if (t == 0 && i == 4000) rs[0].up = true;   // ... and comes back
+            auto r = p([&](const failover::attempt& a) {
+                per_region[a.region_index()].fetch_add(1);
+                return a.region<region>().up ? S : F;
+            });
+            if (r.ok())
+                ok.fetch_add(1);
+            else if (r.is_rejection())
+                rejected.fetch_add(1);
+            else
+                failed.fetch_add(1);
+        }
+    });
+    CHECK(ok + failed + rejected == 8 * 5000);
+    CHECK(failed == 0);    // a healthy backup was always there
+    CHECK(rejected == 0);
+    CHECK(per_region[1] > 0);  // the outage moved traffic
+    CHECK(sel.breaker(1).state() == breaker_state::closed);
+}
