@@ -3,10 +3,12 @@
 // lets a bounded number of probes through once the open time is over, and closes again when
 // they succeed.
 //
-// Cost while closed: admission is one atomic load of a line that only changes at transitions;
-// a success is one store to a line owned by the calling thread (no lock, no shared
-// read-modify-write, no clock read unless a time window or slow-call tracking is on, and then
-// a coarse one). Failures, slow calls, transitions and every other state take a small lock.
+// Cost while closed: admission is one atomic load of a line that changes only at transitions
+// and when the window's condition changes (see the state word); a success in a clean window
+// (full, no failure) writes nothing, and otherwise reads that line again and stores to a line
+// owned by the calling thread: no lock, no shared read-modify-write, no clock read unless a
+// time window or slow-call tracking is on, and then a coarse one. Failures, slow calls,
+// transitions and every other state take a small lock.
 #ifndef FAILOVER_CIRCUIT_BREAKER_HPP_INCLUDED
 #define FAILOVER_CIRCUIT_BREAKER_HPP_INCLUDED
 
@@ -1083,7 +1085,7 @@ private:
         delete[] buckets_;
     }
 
-    // Read on every call; the word changes at transitions only, the rest never.
+    // Read on every call; the word changes at transitions and with its two flags, the rest never.
     alignas(64) detail::atomic<std::uint64_t> word_{0};
     slot* slots_ = nullptr;
     duration slow_call_duration_{0};

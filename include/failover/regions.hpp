@@ -200,8 +200,10 @@ public:
                 return state_[i].breaker.run(ctx, next);
             }
             if (options_.all_down == when_all_down::try_least_bad) {
-                route(ctx, call, least_bad(clock_now()), preferred);
-                return next();  // around the breaker, which would refuse
+                if (const std::size_t j = least_bad(clock_now()); j != none) {
+                    route(ctx, call, j, preferred);
+                    return next();  // around the breaker, which would refuse
+                }
             }
             return out_t(all_down_rejection(clock_now()));
         };
@@ -336,9 +338,9 @@ private:
         if (choose_slow(call.tried, 0, i, clock_now, true) != none) ctx.reroute_now();
     }
 
-    // The region that comes back soonest (for try_least_bad).
+    // The region that comes back soonest (for try_least_bad); never one forced open.
     std::size_t least_bad(time_point now) {
-        std::size_t best = 0;
+        std::size_t best = none;
         std::int64_t best_at = INT64_MAX;
         for (std::size_t i = 0; i < count_; ++i) {
             const std::int64_t at = back_at(i, now);
