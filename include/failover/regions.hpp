@@ -180,33 +180,30 @@ public:
     template <class Context, class Next>
     FAILOVER_ALWAYS_INLINE auto run(Context& ctx, call_state& call, Next&& next) -> decltype(next()) {
         using out_t = decltype(next());
-        time_point now{};
-        bool have_now = false;
-        auto clock_now = [&]() FAILOVER_LAMBDA_ALWAYS_INLINE {
-            if (!have_now) {
-                now = ctx.now();
-                have_now = true;
-            }
-            return now;
-        };
         const std::size_t preferred = first_choice();
         std::uint64_t refused = 0;  // regions whose breaker refused during this attempt
-        // Every return of the lambda is a prvalue and `out` is the one named result, so the
-        // outcome is built in place on the common path (see circuit_breaker::run).
+        // Only scalars cross into the out-of-line helpers: an address of the call's context
+        // or state escaping there keeps them in memory on the common path too.
         auto pick_and_call = [&]() FAILOVER_LAMBDA_ALWAYS_INLINE -> out_t {
-            const std::size_t i = choose(call, preferred, refused, clock_now);
+            std::size_t i = preferred;
+            // The common case: the first attempt of a call, the preferred region closed and
+            // not cooling down. No clock read.
+            if (!(call.last == none && refused == 0 && plainly_available(preferred))) [[unlikely]]
+                i = choose(call.tried, call.last, call.in_region, preferred, refused, ctx.now());
             if (i != none) [[likely]] {
                 route(ctx, call, i, preferred);
                 return state_[i].breaker.run(ctx, next);
             }
             if (options_.all_down == when_all_down::try_least_bad) {
-                if (const std::size_t j = least_bad(clock_now()); j != none) {
+                if (const std::size_t j = least_bad(ctx.now()); j != none) {
                     route(ctx, call, j, preferred);
                     return next();  // around the breaker, which would refuse
                 }
             }
-            return out_t(all_down_rejection(clock_now()));
+            return out_t(all_down_rejection(ctx.now()));
         };
+        // Every return of the lambda is a prvalue and `out` is the one named result, so the
+        // outcome is built in place on the common path (see circuit_breaker::run).
         out_t out = pick_and_call();
         // The chosen region's breaker refused (it opened meanwhile, or its probes are out):
         // another region, without an attempt spent. Each region is refused once at most.
@@ -214,7 +211,16 @@ public:
             refused |= std::uint64_t{1} << call.last;
             out = pick_and_call();
         }
-        if (out.attempted() && call.last != none) after(ctx, call, call.last, out.verdict(), clock_now);
+        if (out.attempted() && call.last != none) {
+            const verdict& v = out.verdict();
+            if (v.kind != fault::none && v.kind != fault::rejected && !v.no_retry) [[unlikely]] {
+                const moved m = after(call.tried, call.last, call.in_region, v.kind, v.retry_after.has_value(),
+                                      v.retry_after.has_value() ? v.retry_after->count() : 0, ctx.now());
+                call.tried = m.tried;
+                call.in_region = m.in_region;
+                if (m.reroute) ctx.reroute_now();
+            }
+        }
         return out;
     }
 
@@ -223,6 +229,11 @@ private:
         explicit region_state(const circuit_breaker_options& o) : breaker(o) {}
         circuit_breaker breaker;
         detail::atomic<std::int64_t> cooldown_until{0};  // ns on failover::clock; 0 = none
+    };
+    struct moved {
+        std::uint64_t tried;
+        std::uint16_t in_region;
+        bool reroute;
     };
 
     void destroy(std::size_t built) noexcept {
@@ -233,11 +244,11 @@ private:
     }
 
     template <class Context>
-    FAILOVER_ALWAYS_INLINE void route(Context& ctx, call_state& call, std::size_t i, std::size_t preferred) {
-        const bool moved = i != preferred || (call.last != none && call.last != i);
+    FAILOVER_ALWAYS_INLINE void route(Context& ctx, call_state& call, std::size_t i, std::size_t preferred) noexcept {
+        const bool moved_away = i != preferred || (call.last != none && call.last != i);
         if (call.last != i) call.in_region = 0;
         call.last = static_cast<std::uint16_t>(i);
-        ctx.route_to(*element_[i], i, moved);
+        ctx.route_to(*element_[i], i, moved_away);
     }
 
     // The strategy's first choice for this call, before health is looked at.
@@ -261,15 +272,26 @@ private:
         return turn++;
     }
 
-    // Can region i take an attempt now? Reads the clock only for a region in trouble.
-    template <class Now>
-    FAILOVER_ALWAYS_INLINE bool available(std::size_t i, Now& clock_now) {
+    // Closed (or disabled) and not cooling down: can serve, and no clock is needed to say so.
+    FAILOVER_ALWAYS_INLINE bool plainly_available(std::size_t i) const noexcept {
+        const region_state& r = state_[i];
+        const breaker_state s = r.breaker.state();
+        return (s == breaker_state::closed || s == breaker_state::disabled) &&
+               r.cooldown_until.load(detail::order::relaxed) == 0;
+    }
+
+    // Can region i take an attempt at `now`?
+    bool available(std::size_t i, time_point now) noexcept {
         region_state& r = state_[i];
-        const std::int64_t cool = r.cooldown_until.load(detail::order::relaxed);
-        if (cool != 0 && clock_now().time_since_epoch().count() < cool) return false;
+        std::int64_t cool = r.cooldown_until.load(detail::order::relaxed);
+        if (cool != 0) {
+            if (now.time_since_epoch().count() < cool) return false;
+            // Over: clear it, so that the common path needs no clock for this region again.
+            r.cooldown_until.compare_exchange_strong(cool, 0, detail::order::relaxed);
+        }
         const breaker_state s = r.breaker.state();
         if (s == breaker_state::closed || s == breaker_state::disabled || s == breaker_state::half_open) return true;
-        if (s == breaker_state::open) return r.breaker.remaining_open(clock_now()) == duration::zero();
+        if (s == breaker_state::open) return r.breaker.remaining_open(now) == duration::zero();
         return false;  // forced open
     }
 
@@ -277,30 +299,25 @@ private:
     // left; otherwise the preferred one when it can serve and was not tried; otherwise the
     // strategy's order among the untried ones; otherwise any that can serve (the call comes
     // back to a tried region after a backoff); `none` when no region can serve.
-    template <class Now>
-    FAILOVER_ALWAYS_INLINE std::size_t choose(call_state& call, std::size_t preferred, std::uint64_t refused, Now& clock_now) {
-        const std::uint64_t skip = refused;
-        if (call.last != none && call.in_region > 0 && (skip & (std::uint64_t{1} << call.last)) == 0 &&
-            available(call.last, clock_now))
-            return call.last;
-        const std::uint64_t avoid = call.tried | skip;
-        if ((avoid & (std::uint64_t{1} << preferred)) == 0 && available(preferred, clock_now)) [[likely]]
-            return preferred;
-        return choose_slow(call.tried, skip, preferred, clock_now, false);
+    FAILOVER_COLD std::size_t choose(std::uint64_t tried, std::uint16_t last, std::uint16_t in_region, std::size_t preferred,
+                                     std::uint64_t refused, time_point now) noexcept {
+        if (last != none && in_region > 0 && (refused & (std::uint64_t{1} << last)) == 0 && available(last, now)) return last;
+        if (((tried | refused) & (std::uint64_t{1} << preferred)) == 0 && available(preferred, now)) return preferred;
+        return choose_among(tried, refused, preferred, now, false);
     }
-    template <class Now>
-    std::size_t choose_slow(std::uint64_t tried, std::uint64_t skip, std::size_t preferred, Now& clock_now, bool untried_only) {
+    std::size_t choose_among(std::uint64_t tried, std::uint64_t skip, std::size_t preferred, time_point now,
+                             bool untried_only) noexcept {
         for (int pass = 0; pass < (untried_only ? 1 : 2); ++pass) {
             const std::uint64_t avoid = (pass == 0 ? tried : 0) | skip;
             if constexpr (std::is_same_v<Strategy, weighted>) {
                 // Among the candidates, in proportion to their weights.
                 unsigned total = 0;
                 for (std::size_t i = 0; i < count_; ++i)
-                    if ((avoid & (std::uint64_t{1} << i)) == 0 && strategy_[i] > 0 && available(i, clock_now)) total += strategy_[i];
+                    if ((avoid & (std::uint64_t{1} << i)) == 0 && strategy_[i] > 0 && available(i, now)) total += strategy_[i];
                 if (total > 0) {
                     std::uint64_t k = next_turn() % total;
                     for (std::size_t i = 0; i < count_; ++i) {
-                        if ((avoid & (std::uint64_t{1} << i)) != 0 || strategy_[i] == 0 || !available(i, clock_now)) continue;
+                        if ((avoid & (std::uint64_t{1} << i)) != 0 || strategy_[i] == 0 || !available(i, now)) continue;
                         if (k < strategy_[i]) return i;
                         k -= strategy_[i];
                     }
@@ -309,37 +326,34 @@ private:
                 // In order from the preferred one (by_priority: from the primary).
                 for (std::size_t n = 0; n < count_; ++n) {
                     const std::size_t i = (preferred + n) % count_;
-                    if ((avoid & (std::uint64_t{1} << i)) == 0 && available(i, clock_now)) return i;
+                    if ((avoid & (std::uint64_t{1} << i)) == 0 && available(i, now)) return i;
                 }
             }
         }
         return none;
     }
 
-    // After an attempt in region i: a throttle starts its cool-down; a fault that can move
-    // marks the region tried and tells an outer retry that the next attempt can go at once
-    // when another region is ready.
-    template <class Context, class Now>
-    void after(Context& ctx, call_state& call, std::size_t i, const verdict& v, Now& clock_now) {
-        if (v.kind == fault::none || v.kind == fault::rejected || v.no_retry) return;
-        if (v.kind == fault::throttled) {
-            duration d = v.retry_after ? *v.retry_after : options_.default_cooldown;
+    // After a failed attempt in region i: a throttle starts its cool-down; a fault that can
+    // move marks the region tried, and says whether another region is ready for the next
+    // attempt at once.
+    FAILOVER_COLD moved after(std::uint64_t tried, std::size_t i, std::uint16_t in_region, fault kind, bool has_retry_after,
+                              std::int64_t retry_after, time_point now) noexcept {
+        if (kind == fault::throttled) {
+            duration d = has_retry_after ? duration(retry_after) : options_.default_cooldown;
             if (d > options_.max_cooldown) d = options_.max_cooldown;
-            const std::int64_t until = detail::add_sat(clock_now(), d).time_since_epoch().count();
+            const std::int64_t until = detail::add_sat(now, d).time_since_epoch().count();
             std::int64_t seen = state_[i].cooldown_until.load(detail::order::relaxed);
             while (seen < until && !state_[i].cooldown_until.compare_exchange_weak(seen, until, detail::order::relaxed)) {
             }
-        } else if (call.in_region < options_.retry_in_region && state_[i].breaker.state() == breaker_state::closed) {
-            ++call.in_region;  // retry this single fault in place first
-            return;
+        } else if (in_region < options_.retry_in_region && state_[i].breaker.state() == breaker_state::closed) {
+            return moved{tried, static_cast<std::uint16_t>(in_region + 1), false};  // retry this single fault in place
         }
-        call.tried |= std::uint64_t{1} << i;
-        call.in_region = 0;
-        if (choose_slow(call.tried, 0, i, clock_now, true) != none) ctx.reroute_now();
+        tried |= std::uint64_t{1} << i;
+        return moved{tried, 0, choose_among(tried, 0, i, now, true) != none};
     }
 
     // The region that comes back soonest (for try_least_bad); never one forced open.
-    std::size_t least_bad(time_point now) {
+    FAILOVER_COLD std::size_t least_bad(time_point now) noexcept {
         std::size_t best = none;
         std::int64_t best_at = INT64_MAX;
         for (std::size_t i = 0; i < count_; ++i) {
@@ -352,7 +366,7 @@ private:
         return best;
     }
     // When region i can serve again, in ns on failover::clock (INT64_MAX: not known).
-    std::int64_t back_at(std::size_t i, time_point now) {
+    std::int64_t back_at(std::size_t i, time_point now) noexcept {
         const std::int64_t cool = state_[i].cooldown_until.load(detail::order::relaxed);
         const duration open = state_[i].breaker.remaining_open(now);
         if (open == duration::max()) return INT64_MAX;
@@ -360,7 +374,7 @@ private:
         if (cool > at) at = cool;
         return at;
     }
-    failover::rejection all_down_rejection(time_point now) {
+    FAILOVER_COLD failover::rejection all_down_rejection(time_point now) noexcept {
         std::int64_t earliest = INT64_MAX;
         for (std::size_t i = 0; i < count_; ++i) {
             const std::int64_t at = back_at(i, now);
