@@ -791,3 +791,23 @@ TEST_CASE("peer regression: calls admitted while closed neither add half-open pl
     probe.record(S, 0ns, b.clock.now());
     CHECK(b.state() == breaker_state::closed);
 }
+
+TEST_CASE("reset_growth_after keeps a region that fails again soon after closing out longer") {
+    bench b({.consecutive_failures = 1, .open_for = 10s, .open_growth = 2, .max_open_for = 5min, .reset_growth_after = 1min});
+    recorder r;
+    b.breaker.on_transition(r);
+    b.call(F);  // open 10 s
+    b.clock.advance(10s);
+    b.call(S);  // probe closes it
+    b.clock.advance(30s);
+    b.call(F);  // fails again 30 s later: the growth is remembered
+    CHECK(r.events.back().open_for == 20s);
+    b.clock.advance(20s);
+    b.call(S);
+    b.clock.advance(1min);
+    b.call(F);  // a minute closed: forgotten
+    CHECK(r.events.back().open_for == 10s);
+    b.breaker.reset(b.clock.now());
+    b.call(F);  // reset() forgets it too
+    CHECK(r.events.back().open_for == 10s);
+}

@@ -145,6 +145,10 @@ struct circuit_breaker_options {
     double open_growth = 2.0;
     /// The longest open time, growth and Retry-After included. Default 5 min.
     duration max_open_for = std::chrono::minutes(5);
+    /// How long the breaker must stay closed before the growth is forgotten; zero (default):
+    /// as soon as it closes. Longer keeps a region that keeps failing again soon after its
+    /// probe succeeded out longer each time (Envoy's ejection multiplier works this way).
+    duration reset_growth_after = duration::zero();
     /// Stay open for the tripping verdict's retry_after when that is longer (up to
     /// max_open_for). Default true.
     bool open_for_retry_after = true;
@@ -215,6 +219,9 @@ struct circuit_breaker_options {
             throw_config_error(config_message("circuit_breaker_options: successes_to_close + failures_to_reopen - 1 must be <= "
                                               "half_open_probes, or the probes may end undecided")
                                    .got_both(successes_to_close + failures_to_reopen - 1, half_open_probes));
+        if (reset_growth_after < duration::zero())
+            throw_config_error(
+                config_message("circuit_breaker_options.reset_growth_after must be >= 0 ns").got(reset_growth_after.count()));
         if (max_half_open <= duration::zero())
             throw_config_error(config_message("circuit_breaker_options.max_half_open must be > 0 ns").got(max_half_open.count()));
         if (name == nullptr) throw_config_error("circuit_breaker_options.name must not be null");
@@ -320,6 +327,7 @@ public:
         probe_successes_ = o.probe_successes_;
         probe_failures_ = o.probe_failures_;
         half_open_since_ = o.half_open_since_;
+        closed_at_ = o.closed_at_;
         shadow_told_ = o.shadow_told_;
         ring_size_ = o.ring_size_;
         totals_ = o.totals_;
@@ -783,6 +791,10 @@ private:
 
     // To open, from closed or half-open, for the grown open time (or the server's longer one).
     void trip(breaker_reason why, time_point now, bool has_retry_after, std::int64_t retry_after) noexcept {
+        // Closed long enough since the last close: the growth is forgotten.
+        if (state_of(word_.load(detail::order::relaxed)) == breaker_state::closed &&
+            detail::sub_sat(now, time_point(duration(closed_at_))) >= options_.reset_growth_after)
+            opens_in_row_ = 0;
         if (opens_in_row_ < 1'000'000) ++opens_in_row_;
         long double d = static_cast<long double>(options_.open_for.count());
         const long double cap = static_cast<long double>(options_.max_open_for.count());
@@ -805,7 +817,10 @@ private:
         }
         if (listener_ != nullptr) emit(from, to, why, now, open, snapshot_locked(w, now));
         if (to == breaker_state::closed || (to == breaker_state::disabled && from != breaker_state::closed)) clear_counts();
-        if (to == breaker_state::closed) opens_in_row_ = 0;
+        if (to == breaker_state::closed) {
+            closed_at_ = now.time_since_epoch().count();
+            if (options_.reset_growth_after <= duration::zero()) opens_in_row_ = 0;
+        }
         if (to == breaker_state::half_open) {
             probes_placed_ = 0;
             probe_successes_ = 0;
@@ -844,6 +859,7 @@ private:
         }
         if (to == breaker_state::forced_open) open_until_.store(detail::time_max.time_since_epoch().count(), detail::order::relaxed);
         transition(to, why, now, to == breaker_state::forced_open ? duration::max() : duration::zero());
+        if (to == breaker_state::closed) opens_in_row_ = 0;  // reset() forgets the growth too
         if (to == breaker_state::disabled) refresh_flag(word_.load(detail::order::relaxed));
     }
 
@@ -1108,6 +1124,7 @@ private:
     unsigned probe_successes_ = 0;
     unsigned probe_failures_ = 0;
     std::int64_t half_open_since_ = 0;
+    std::int64_t closed_at_ = INT64_MIN;  // when the breaker last closed (INT64_MIN: never opened)
     bool shadow_told_ = false;
     counts totals_{};   // count window: the ring's totals; time window: the ring's flushed totals
     std::uint64_t* ring_ = nullptr;  // count window: failure bits, then slow bits
