@@ -164,7 +164,7 @@ public:
     /// The breaker of region `i`, to read, listen to, or force open for a drill.
     circuit_breaker& breaker(std::size_t i) noexcept { return state_[i].breaker; }
 
-    /// Region `i` now: its health, cool-down and traffic.
+    /// Region `i` now: its health and its cool-down.
     region_snapshot snapshot(std::size_t i, time_point now = clock::now()) {
         region_snapshot s;
         s.index = i;
