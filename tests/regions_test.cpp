@@ -310,3 +310,77 @@ TEST_CASE("bad region configuration names what is wrong") {
                }),
                Contains("default_cooldown"));
 }
+
+TEST_CASE("least latency: traffic goes to the fastest region, and stays within the tolerance band") {
+    std::vector<region> rs{{"far", "k1"}, {"near", "k2"}, {"mid", "k3"}};
+    manual_clock clock;
+    failover::regions sel{rs, failover::least_latency{0.2, 5ms}};
+    auto p = failover::pipeline(failover::retry{quick_retry()}, failover::ref(sel)).with_time(clock);
+    duration latency[3] = {120ms, 40ms, 60ms};
+    std::vector<std::size_t> log;
+    auto t = [&](const failover::attempt& a) {
+        log.push_back(a.region_index());
+        clock.advance(latency[a.region_index()]);
+        return S;
+    };
+    for (int i = 0; i < 50; ++i) REQUIRE(p(t).ok());
+    std::size_t near = 0;
+    for (std::size_t k = 10; k < log.size(); ++k) near += log[k] == 1;
+    CHECK(near == log.size() - 10);  // after each region was measured once or so, all to "near"
+    REQUIRE(sel.snapshot(1, clock.now()).latency.has_value());
+    CHECK(*sel.snapshot(1, clock.now()).latency == 40ms);
+    latency[1] = 44ms;  // within 20 %: no move
+    for (int i = 0; i < 50; ++i) REQUIRE(p(t).ok());
+    CHECK(log.back() == 1);
+    latency[1] = 200ms;  // clearly slower now: traffic moves to "mid"
+    log.clear();
+    for (int i = 0; i < 50; ++i) REQUIRE(p(t).ok());
+    CHECK(log.back() == 2);
+}
+
+TEST_CASE("priority groups: equal priorities share by weight, the next priority takes over when they are down") {
+    std::vector<region> rs{{"a", "k1"}, {"b", "k2"}, {"backup", "k3"}};
+    manual_clock clock;
+    failover::regions sel{rs, failover::priority_groups{{0, 3}, {0, 1}, {1, 1}},
+                          {.consecutive_failures = 1, .open_for = 1h, .max_open_for = 1h}};
+    auto p = failover::pipeline(failover::retry{quick_retry()}, failover::ref(sel)).with_time(clock);
+    transport t;
+    for (int i = 0; i < 4000; ++i) REQUIRE(p(t).ok());
+    std::size_t per[3] = {};
+    for (std::size_t i : t.log) ++per[i];
+    CHECK(per[0] == 3000);
+    CHECK(per[1] == 1000);
+    CHECK(per[2] == 0);
+    rs[0].answer = down;
+    rs[1].answer = down;
+    t.log.clear();
+    for (int i = 0; i < 100; ++i) REQUIRE(p(t).ok());
+    std::size_t to_backup = 0;
+    for (std::size_t i : t.log) to_backup += i == 2;
+    CHECK(to_backup == 100);
+}
+
+namespace {
+// A user strategy: every call starts in the region named by a shard key kept by the test.
+struct sharded {
+    std::size_t* key;
+    std::size_t first_choice(const failover::region_view& v) const { return *key % v.size(); }
+};
+}  // namespace
+
+TEST_CASE("a user strategy picks the first region; the selector still skips unhealthy ones") {
+    std::vector<region> rs{{"a", "k1"}, {"b", "k2"}, {"c", "k3"}};
+    manual_clock clock;
+    std::size_t key = 0;
+    failover::regions sel{rs, sharded{&key}, {.consecutive_failures = 1, .open_for = 1h, .max_open_for = 1h}};
+    auto p = failover::pipeline(failover::retry{quick_retry()}, failover::ref(sel)).with_time(clock);
+    transport t;
+    for (key = 0; key < 6; ++key) REQUIRE(p(t).ok());
+    CHECK(t.log == std::vector<std::size_t>{0, 1, 2, 0, 1, 2});
+    rs[1].answer = down;
+    t.log.clear();
+    key = 1;
+    REQUIRE(p(t).ok());
+    REQUIRE(p(t).ok());
+    CHECK(t.log == std::vector<std::size_t>{1, 2, 2});  // b fails and opens; then straight on to c
+}

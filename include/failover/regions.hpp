@@ -15,6 +15,8 @@
 #include <failover/time.hpp>
 
 #include <chrono>
+#include <climits>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -56,6 +58,124 @@ private:
     std::size_t count_ = 0;
 };
 
+/// What a strategy sees of the regions when it picks a call's first region: no clock is read.
+class region_view {
+public:
+    virtual ~region_view() = default;
+    /// Number of regions.
+    virtual std::size_t size() const noexcept = 0;
+    /// Closed (or disabled) and not cooling down: takes calls without any question.
+    virtual bool healthy(std::size_t i) const noexcept = 0;
+    /// The region's latency estimate (an average of recent successful attempts), when the
+    /// strategy asks for latencies to be measured (`static constexpr bool measures_latency`).
+    virtual std::optional<duration> latency(std::size_t i) const noexcept = 0;
+};
+
+/// A user strategy: `std::size_t first_choice(const region_view&)` returns the region a call
+/// tries first (it may be unhealthy: the selector then moves on). After a fault, the call goes
+/// on to the other regions in index order from that one, skipping unhealthy and tried ones.
+/// Called by every thread at once: any state it keeps must be thread-safe.
+template <class S>
+concept region_strategy = requires(S& s, const region_view& v) {
+    { s.first_choice(v) } -> std::convertible_to<std::size_t>;
+};
+
+namespace detail {
+// A per-thread turn counter: no shared read-modify-write on the call path.
+inline std::uint64_t next_turn() noexcept {
+    static thread_local std::uint64_t turn = 0;
+    return turn++;
+}
+}  // namespace detail
+
+/// The fastest region: the lowest latency estimate among the healthy regions, kept while it is
+/// within `tolerance` (a share) or `margin` of the fastest, so traffic does not chase noise.
+/// A region not measured yet counts as fast, so that each one is tried. Measures every attempt
+/// with two coarse clock reads.
+class least_latency {
+public:
+    static constexpr bool measures_latency = true;
+    double tolerance = 0.2;
+    duration margin = std::chrono::milliseconds(20);
+
+    least_latency() = default;
+    least_latency(double tol, duration m) : tolerance(tol), margin(m) {}
+    least_latency(const least_latency& o) noexcept : tolerance(o.tolerance), margin(o.margin) {
+        leader_.store(o.leader_.load(detail::order::relaxed), detail::order::relaxed);
+    }
+    least_latency& operator=(const least_latency&) = delete;
+
+    std::size_t first_choice(const region_view& v) noexcept {
+        std::size_t best = SIZE_MAX;
+        duration best_latency = duration::max();
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            if (!v.healthy(i)) continue;
+            const duration l = v.latency(i).value_or(duration::zero());
+            if (l < best_latency) {
+                best = i;
+                best_latency = l;
+            }
+        }
+        if (best == SIZE_MAX) return 0;  // none healthy: the selector looks further
+        const std::size_t leader = leader_.load(detail::order::relaxed);
+        if (leader < v.size() && v.healthy(leader)) {
+            const duration l = v.latency(leader).value_or(duration::zero());
+            const auto band = static_cast<duration::rep>(static_cast<double>(best_latency.count()) * (1.0 + tolerance));
+            if (l.count() <= band || l - best_latency <= margin) return leader;
+        }
+        leader_.store(best, detail::order::relaxed);
+        return best;
+    }
+
+private:
+    detail::atomic<std::size_t> leader_{0};
+};
+
+/// Priorities with weights: `failover::priority_groups{{0, 3}, {0, 1}, {1, 1}}` gives each
+/// region (in the range's order) a priority (lower first) and a weight. Calls go to the best
+/// priority that has a healthy region, shared by weight among its healthy regions. List the
+/// regions by priority: after a fault a call moves on in index order.
+class priority_groups {
+public:
+    struct group {
+        unsigned priority = 0;
+        unsigned weight = 1;
+    };
+    constexpr priority_groups(std::initializer_list<group> groups) {
+        for (const group& g : groups) {
+            if (count_ == max_regions) detail::throw_config_error("priority_groups: more entries than failover::max_regions (64)");
+            groups_[count_++] = g;
+        }
+    }
+    constexpr std::size_t size() const noexcept { return count_; }
+
+    std::size_t first_choice(const region_view& v) const noexcept {
+        unsigned best = UINT_MAX;
+        unsigned total = 0;
+        const std::size_t n = v.size() < count_ ? v.size() : count_;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!v.healthy(i) || groups_[i].weight == 0) continue;
+            if (groups_[i].priority < best) {
+                best = groups_[i].priority;
+                total = 0;
+            }
+            if (groups_[i].priority == best) total += groups_[i].weight;
+        }
+        if (total == 0) return 0;
+        std::uint64_t k = detail::next_turn() % total;
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!v.healthy(i) || groups_[i].weight == 0 || groups_[i].priority != best) continue;
+            if (k < groups_[i].weight) return i;
+            k -= groups_[i].weight;
+        }
+        return 0;
+    }
+
+private:
+    group groups_[max_regions] = {};
+    std::size_t count_ = 0;
+};
+
 /// What to do when no region can take a call (every breaker open, every region cooling down).
 enum class when_all_down : std::uint8_t {
     reject,          ///< refuse at once with the earliest time a region comes back (default)
@@ -91,6 +211,8 @@ struct region_snapshot {
     breaker_snapshot health{};
     /// Time left in a throttle cool-down; zero when none.
     duration cooldown_left{0};
+    /// Average latency of recent successful attempts, when the strategy measures latency.
+    std::optional<duration> latency{};
 };
 
 /// The region selector over the user's range of region objects (endpoint, deployment,
@@ -106,6 +228,10 @@ struct region_snapshot {
 /// that already reached the caller) is recorded against the region but never re-routed.
 template <class Range, class Strategy = by_priority_t>
 class regions {
+    static_assert(std::is_same_v<Strategy, by_priority_t> || std::is_same_v<Strategy, round_robin_t> ||
+                      std::is_same_v<Strategy, weighted> || region_strategy<Strategy>,
+                  "failover: a region strategy is by_priority, round_robin, weighted{...}, least_latency{}, "
+                  "priority_groups{...}, or a type with `std::size_t first_choice(const failover::region_view&)`");
     using element_t = std::remove_reference_t<decltype(*std::begin(std::declval<Range&>()))>;
     static constexpr std::uint16_t none = 0xffff;
 
@@ -130,6 +256,16 @@ public:
                                                .got_both(static_cast<long long>(strategy_.size()), static_cast<long long>(count_)));
             for (std::size_t i = 0; i < count_; ++i) total_weight_ += strategy_[i];
             if (total_weight_ == 0) detail::throw_config_error("weighted: at least one weight must be > 0");
+        }
+        if constexpr (std::is_same_v<Strategy, priority_groups>) {
+            if (strategy_.size() != count_)
+                detail::throw_config_error(detail::config_message("priority_groups: one entry per region")
+                                               .got_both(static_cast<long long>(strategy_.size()), static_cast<long long>(count_)));
+        }
+        if constexpr (std::is_same_v<Strategy, least_latency>) {
+            if (!(strategy_.tolerance >= 0.0 && strategy_.tolerance <= 100.0) || strategy_.margin < duration::zero())
+                detail::throw_config_error(detail::config_message("least_latency: tolerance must be in [0, 100] and margin >= 0")
+                                               .got_real(strategy_.tolerance));
         }
         breaker.validate();
         state_ = static_cast<region_state*>(::operator new(sizeof(region_state) * count_, std::align_val_t{alignof(region_state)}));
@@ -171,6 +307,7 @@ public:
         s.health = state_[i].breaker.snapshot(now);
         const std::int64_t until = state_[i].cooldown_until.load(detail::order::relaxed);
         s.cooldown_left = until > now.time_since_epoch().count() ? duration(until - now.time_since_epoch().count()) : duration::zero();
+        s.latency = latency_of(i);
         return s;
     }
 
@@ -204,12 +341,19 @@ public:
         };
         // Every return of the lambda is a prvalue and `out` is the one named result, so the
         // outcome is built in place on the common path (see circuit_breaker::run).
+        time_point started{};
+        if constexpr (measures) started = ctx.coarse_now();
         out_t out = pick_and_call();
         // The chosen region's breaker refused (it opened meanwhile, or its probes are out):
         // another region, without an attempt spent. Each region is refused once at most.
         while (out.is_rejection() && call.last != none && out.rejection().source == &state_[call.last].breaker) [[unlikely]] {
             refused |= std::uint64_t{1} << call.last;
             out = pick_and_call();
+        }
+        if constexpr (measures) {
+            // Successes and timeouts say how fast a region is; a fast refusal does not.
+            if (out.attempted() && call.last != none && (out.verdict().ok() || out.verdict().kind == fault::timeout))
+                note_latency(call.last, ctx.coarse_now() - started);
         }
         if (out.attempted() && call.last != none) {
             const verdict& v = out.verdict();
@@ -225,11 +369,44 @@ public:
     }
 
 private:
+    static constexpr bool measures = [] {
+        if constexpr (requires { Strategy::measures_latency; })
+            return static_cast<bool>(Strategy::measures_latency);
+        else
+            return false;
+    }();
+
     struct alignas(64) region_state {
         explicit region_state(const circuit_breaker_options& o) : breaker(o) {}
         circuit_breaker breaker;
         detail::atomic<std::int64_t> cooldown_until{0};  // ns on failover::clock; 0 = none
+        detail::atomic<std::int64_t> latency_ns{-1};      // moving average; -1 = not measured
     };
+
+    // The view strategies are given: the regions' health without a clock, and latencies.
+    class view final : public region_view {
+    public:
+        explicit view(const regions& r) noexcept : r_(r) {}
+        std::size_t size() const noexcept override { return r_.count_; }
+        bool healthy(std::size_t i) const noexcept override { return i < r_.count_ && r_.plainly_available(i); }
+        std::optional<duration> latency(std::size_t i) const noexcept override { return r_.latency_of(i); }
+
+    private:
+        const regions& r_;
+    };
+
+    std::optional<duration> latency_of(std::size_t i) const noexcept {
+        const std::int64_t l = state_[i].latency_ns.load(detail::order::relaxed);
+        if (l < 0) return std::nullopt;
+        return duration(l);
+    }
+    // An exponentially weighted moving average (1/8 per sample). Two threads updating at once
+    // may lose one sample; the estimate stays an average of real ones.
+    void note_latency(std::size_t i, duration sample) noexcept {
+        const std::int64_t s = sample.count() < 0 ? 0 : sample.count();
+        const std::int64_t old = state_[i].latency_ns.load(detail::order::relaxed);
+        state_[i].latency_ns.store(old < 0 ? s : old + (s - old) / 8, detail::order::relaxed);
+    }
     struct moved {
         std::uint64_t tried;
         std::uint16_t in_region;
@@ -256,9 +433,12 @@ private:
         if constexpr (std::is_same_v<Strategy, by_priority_t>) {
             return 0;
         } else if constexpr (std::is_same_v<Strategy, round_robin_t>) {
-            return static_cast<std::size_t>(next_turn() % count_);
+            return static_cast<std::size_t>(detail::next_turn() % count_);
+        } else if constexpr (region_strategy<Strategy>) {
+            const std::size_t i = static_cast<std::size_t>(strategy_.first_choice(view(*this)));
+            return i < count_ ? i : 0;
         } else {
-            std::uint64_t k = next_turn() % total_weight_;
+            std::uint64_t k = detail::next_turn() % total_weight_;
             for (std::size_t i = 0; i < count_; ++i) {
                 if (k < strategy_[i]) return i;
                 k -= strategy_[i];
@@ -266,12 +446,6 @@ private:
             return 0;
         }
     }
-    // A per-thread turn counter: no shared read-modify-write on the call path.
-    static std::uint64_t next_turn() noexcept {
-        static thread_local std::uint64_t turn = 0;
-        return turn++;
-    }
-
     // Closed (or disabled) and not cooling down: can serve, and no clock is needed to say so.
     FAILOVER_ALWAYS_INLINE bool plainly_available(std::size_t i) const noexcept {
         const region_state& r = state_[i];
@@ -315,7 +489,7 @@ private:
                 for (std::size_t i = 0; i < count_; ++i)
                     if ((avoid & (std::uint64_t{1} << i)) == 0 && strategy_[i] > 0 && available(i, now)) total += strategy_[i];
                 if (total > 0) {
-                    std::uint64_t k = next_turn() % total;
+                    std::uint64_t k = detail::next_turn() % total;
                     for (std::size_t i = 0; i < count_; ++i) {
                         if ((avoid & (std::uint64_t{1} << i)) != 0 || strategy_[i] == 0 || !available(i, now)) continue;
                         if (k < strategy_[i]) return i;
