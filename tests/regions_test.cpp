@@ -3,7 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -383,4 +385,115 @@ TEST_CASE("a user strategy picks the first region; the selector still skips unhe
     REQUIRE(p(t).ok());
     REQUIRE(p(t).ok());
     CHECK(t.log == std::vector<std::size_t>{1, 2, 2});  // b fails and opens; then straight on to c
+}
+
+TEST_CASE("review regressions: strategies fail back after the open time and after a cool-down") {
+    std::vector<region> rs{{"a", "k1", down}, {"b", "k2"}};
+    manual_clock clock;
+    failover::regions sel{rs, failover::priority_groups{{0, 1}, {1, 1}}, {.consecutive_failures = 1, .open_for = 30s, .open_growth = 1}};
+    auto p = failover::pipeline(failover::retry{quick_retry()}, failover::ref(sel)).with_time(clock);
+    transport t;
+    REQUIRE(p(t).ok());  // a fails and opens
+    rs[0].answer = S;
+    clock.advance(31s);
+    t.log.clear();
+    for (int i = 0; i < 5; ++i) REQUIRE(p(t).ok());
+    CHECK(t.log == std::vector<std::size_t>(5, 0));  // the probe, then back on a
+
+    std::vector<region> ll{{"fast", "k1", verdict{.kind = fault::throttled, .retry_after = 2s}}, {"slow", "k2"}};
+    failover::regions lat{ll, failover::least_latency{}};
+    auto q = failover::pipeline(failover::retry{quick_retry()}, failover::ref(lat)).with_time(clock);
+    transport u;
+    REQUIRE(q(u).ok());  // fast throttles: cool-down
+    ll[0].answer = S;
+    clock.advance(1h);
+    u.log.clear();
+    for (int i = 0; i < 5; ++i) REQUIRE(q(u).ok());
+    std::size_t to_fast = 0;
+    for (std::size_t i : u.log) to_fast += i == 0;
+    CHECK(to_fast >= 1);  // measured again once its cool-down was over
+}
+
+TEST_CASE("review regressions: no immediate re-route to a region that cannot take the call") {
+    std::vector<region> rs{{"a", "k1", down}, {"b", "k2"}};
+    manual_clock clock;
+    failover::regions sel{rs, failover::by_priority, {.consecutive_failures = 100, .open_for = 1s}};
+    sel.breaker(1).force_open(clock.now());
+    auto p = failover::pipeline(failover::retry{quick_retry()}, failover::ref(sel)).with_time(clock);
+    transport t;
+    auto r = p(t);
+    CHECK_FALSE(r.ok());
+    CHECK(t.log == std::vector<std::size_t>(4, 0));
+    CHECK(r.report().waited == 300ms);  // backed off each time: b could not serve
+    CHECK(t.failovers == std::vector<bool>(4, false));
+}
+
+TEST_CASE("review regressions: a down region's share is spread in proportion, and selectors keep their own turns") {
+    std::vector<region> rs{{"a", "k1"}, {"b", "k2"}, {"c", "k3"}};
+    manual_clock clock;
+    failover::regions w{rs, failover::weighted{1, 1, 1}};
+    failover::regions rr{rs, failover::round_robin};
+    w.breaker(0).force_open(clock.now());
+    rr.breaker(1).force_open(clock.now());
+    auto pw = failover::pipeline(failover::ref(w)).with_time(clock);
+    auto pr = failover::pipeline(failover::ref(rr)).with_time(clock);
+    transport tw, tr;
+    for (int i = 0; i < 3000; ++i) {
+        REQUIRE(pw(tw).ok());  // interleaved on one thread: each selector counts its own calls
+        REQUIRE(pr(tr).ok());
+    }
+    std::size_t w_per[3] = {}, r_per[3] = {};
+    for (std::size_t i : tw.log) ++w_per[i];
+    for (std::size_t i : tr.log) ++r_per[i];
+    CHECK(w_per[0] == 0);
+    CHECK(w_per[1] == 1500);
+    CHECK(w_per[2] == 1500);
+    CHECK(r_per[1] == 0);
+    CHECK(r_per[0] == 1500);
+    CHECK(r_per[2] == 1500);
+}
+
+TEST_CASE("review regressions: a region of weight zero does not set the all-down retry time") {
+    std::vector<region> rs{{"a", "k1", down}, {"spare", "k2"}};
+    manual_clock clock;
+    failover::regions sel{rs, failover::weighted{1, 0}, {.consecutive_failures = 1, .open_for = 30s, .open_growth = 1}};
+    auto p = failover::pipeline(failover::ref(sel)).with_time(clock);
+    transport t;
+    p(t);  // a opens
+    auto r = p(t);
+    REQUIRE(r.is_rejection());
+    CHECK(r.rejection().retry_after(clock.now()) == 30s);
+}
+
+TEST_CASE("review regressions: an in-place retry is no failover, with any strategy") {
+    std::vector<region> rs{{"a", "k1", down}, {"b", "k2"}};
+    manual_clock clock;
+    failover::regions sel{rs, failover::round_robin, {}, {.retry_in_region = 1}};
+    auto p = failover::pipeline(failover::retry{quick_retry()}, failover::ref(sel)).with_time(clock);
+    transport t;
+    for (int i = 0; i < 2; ++i) p(t);
+    // The call that starts on a: a, a again (in place), then b.
+    for (std::size_t k = 0; k + 1 < t.log.size(); ++k)
+        if (t.log[k] == 0 && t.log[k + 1] == 0) CHECK_FALSE(t.failovers[k + 1]);
+}
+
+namespace {
+struct counting_strategy {  // move-only: its thread-safe state is owned through a pointer
+    std::unique_ptr<std::atomic<int>> calls = std::make_unique<std::atomic<int>>(0);
+    std::size_t first_choice(const failover::region_view&) {
+        calls->fetch_add(1);
+        return 0;
+    }
+};
+}  // namespace
+
+TEST_CASE("review regressions: a move-only strategy with thread-safe state can be given by value") {
+    std::vector<region> rs{{"a", "k1"}};
+    manual_clock clock;
+    failover::regions sel{rs, counting_strategy{}};
+    auto p = failover::pipeline(failover::ref(sel)).with_time(clock);
+    transport t;
+    REQUIRE(p(t).ok());
+    REQUIRE(p(t).ok());
+    CHECK(t.log.size() == 2);
 }

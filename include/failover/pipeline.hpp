@@ -106,7 +106,9 @@ public:
     constexpr bool has_region() const noexcept { return region_ != nullptr; }
     /// Index of the chosen region in the selector's range.
     constexpr std::size_t region_index() const noexcept { return region_index_; }
-    /// True when this attempt goes to another region than the call's previous attempt.
+    /// True when this attempt goes to another region than the call's previous attempt or, for
+    /// the call's first attempt, than the region selector's first choice (a primary skipped
+    /// because it is down).
     constexpr bool is_failover() const noexcept { return failover_; }
     /// The user's own region object (endpoint, credentials, …) chosen for this attempt.
     /// Asking for another type than the regions were given as is a programming error.

@@ -66,32 +66,31 @@ public:
     virtual std::size_t size() const noexcept = 0;
     /// Closed (or disabled) and not cooling down: takes calls without any question.
     virtual bool healthy(std::size_t i) const noexcept = 0;
-    /// The region's latency estimate (an average of recent successful attempts), when the
-    /// strategy asks for latencies to be measured (`static constexpr bool measures_latency`).
+    /// The region's latency estimate (an average of recent successful or timed-out attempts),
+    /// when the strategy asks for latencies to be measured (`static constexpr bool
+    /// measures_latency`).
     virtual std::optional<duration> latency(std::size_t i) const noexcept = 0;
+    /// A number that grows by one per call on each thread, for strategies that take turns
+    /// (each selector counts its own calls).
+    virtual std::uint64_t turn() const noexcept = 0;
 };
 
 /// A user strategy: `std::size_t first_choice(const region_view&)` returns the region a call
-/// tries first (it may be unhealthy: the selector then moves on). After a fault, the call goes
+/// tries first (it may be unhealthy: the selector then moves on). `healthy(i)` is true for a
+/// region that can take an attempt now, an open one whose probe is due included. After a fault, the call goes
 /// on to the other regions in index order from that one, skipping unhealthy and tried ones.
-/// Called by every thread at once: any state it keeps must be thread-safe.
+/// Called by every thread at once: any state it keeps must be thread-safe. The selector takes
+/// it by value and moves it in: it must be move-constructible (hold an atomic through a
+/// pointer, or give the type a move constructor, as least_latency does).
 template <class S>
 concept region_strategy = requires(S& s, const region_view& v) {
     { s.first_choice(v) } -> std::convertible_to<std::size_t>;
 };
 
-namespace detail {
-// A per-thread turn counter: no shared read-modify-write on the call path.
-inline std::uint64_t next_turn() noexcept {
-    static thread_local std::uint64_t turn = 0;
-    return turn++;
-}
-}  // namespace detail
-
 /// The fastest region: the lowest latency estimate among the healthy regions, kept while it is
 /// within `tolerance` (a share) or `margin` of the fastest, so traffic does not chase noise.
-/// A region not measured yet counts as fast, so that each one is tried. Measures every attempt
-/// with two coarse clock reads.
+/// A healthy region not measured yet is tried first, so that each one is measured. Measures
+/// every attempt with two coarse clock reads.
 class least_latency {
 public:
     static constexpr bool measures_latency = true;
@@ -108,9 +107,11 @@ public:
     std::size_t first_choice(const region_view& v) noexcept {
         std::size_t best = SIZE_MAX;
         duration best_latency = duration::max();
+        for (std::size_t i = 0; i < v.size(); ++i)
+            if (v.healthy(i) && !v.latency(i)) return i;  // not measured yet: measure it
         for (std::size_t i = 0; i < v.size(); ++i) {
             if (!v.healthy(i)) continue;
-            const duration l = v.latency(i).value_or(duration::zero());
+            const duration l = *v.latency(i);
             if (l < best_latency) {
                 best = i;
                 best_latency = l;
@@ -148,6 +149,7 @@ public:
         }
     }
     constexpr std::size_t size() const noexcept { return count_; }
+    constexpr unsigned weight(std::size_t i) const noexcept { return groups_[i].weight; }
 
     std::size_t first_choice(const region_view& v) const noexcept {
         unsigned best = UINT_MAX;
@@ -162,7 +164,7 @@ public:
             if (groups_[i].priority == best) total += groups_[i].weight;
         }
         if (total == 0) return 0;
-        std::uint64_t k = detail::next_turn() % total;
+        std::uint64_t k = v.turn() % total;
         for (std::size_t i = 0; i < n; ++i) {
             if (!v.healthy(i) || groups_[i].weight == 0 || groups_[i].priority != best) continue;
             if (k < groups_[i].weight) return i;
@@ -239,13 +241,16 @@ public:
     /// Per call: the regions tried, the last one, and the attempts made in it.
     struct call_state {
         std::uint64_t tried = 0;
-        std::uint16_t last = none;
+        std::uint64_t turn = 0;        // this call's turn (strategies that take turns)
+        std::uint16_t last = none;     // the region last routed to
+        std::uint16_t prev = none;     // the region of the call's previous attempt
         std::uint16_t in_region = 0;
+        bool has_turn = false;
     };
 
     regions(Range& range, Strategy strategy = {}, const circuit_breaker_options& breaker = {},
             const regions_options& options = {})
-        : range_(&range), strategy_(strategy), options_(options) {
+        : range_(&range), strategy_(static_cast<Strategy&&>(strategy)), options_(options) {
         options_.validate();
         count_ = static_cast<std::size_t>(std::distance(std::begin(range), std::end(range)));
         if (count_ < 1 || count_ > max_regions)
@@ -282,13 +287,18 @@ public:
 #endif
         auto it = std::begin(range);
         for (std::size_t i = 0; i < count_; ++i, ++it) element_[i] = &*it;
+        if constexpr (!std::is_same_v<Strategy, by_priority_t>) {
+            turns_ = static_cast<turn_slot*>(::operator new(sizeof(turn_slot) * detail::thread_slots, std::align_val_t{alignof(turn_slot)}));
+            for (std::size_t i = 0; i < detail::thread_slots; ++i) ::new (static_cast<void*>(turns_ + i)) turn_slot();
+        }
     }
     /// Moves a selector no thread uses yet (so that a pipeline can hold it by value).
     regions(regions&& o) noexcept
-        : range_(o.range_), strategy_(o.strategy_), options_(o.options_), state_(o.state_), count_(o.count_),
-          total_weight_(o.total_weight_) {
+        : range_(o.range_), strategy_(static_cast<Strategy&&>(o.strategy_)), options_(o.options_), state_(o.state_),
+          count_(o.count_), total_weight_(o.total_weight_), turns_(o.turns_) {
         for (std::size_t i = 0; i < count_; ++i) element_[i] = o.element_[i];
         o.state_ = nullptr;
+        o.turns_ = nullptr;
         o.count_ = 0;
     }
     regions(const regions&) = delete;
@@ -317,7 +327,13 @@ public:
     template <class Context, class Next>
     FAILOVER_ALWAYS_INLINE auto run(Context& ctx, call_state& call, Next&& next) -> decltype(next()) {
         using out_t = decltype(next());
-        const std::size_t preferred = first_choice();
+        if constexpr (!std::is_same_v<Strategy, by_priority_t>) {
+            if (!call.has_turn) {  // one turn per call, not per attempt
+                call.turn = next_turn();
+                call.has_turn = true;
+            }
+        }
+        const std::size_t preferred = first_choice(ctx, call.turn);
         std::uint64_t refused = 0;  // regions whose breaker refused during this attempt
         // Only scalars cross into the out-of-line helpers: an address of the call's context
         // or state escaping there keeps them in memory on the common path too.
@@ -326,7 +342,7 @@ public:
             // The common case: the first attempt of a call, the preferred region closed and
             // not cooling down. No clock read.
             if (!(call.last == none && refused == 0 && plainly_available(preferred))) [[unlikely]]
-                i = choose(call.tried, call.last, call.in_region, preferred, refused, ctx.now());
+                i = choose(call.tried, call.prev, call.in_region, preferred, refused, call.turn, ctx.now());
             if (i != none) [[likely]] {
                 route(ctx, call, i, preferred);
                 return state_[i].breaker.run(ctx, next);
@@ -356,9 +372,10 @@ public:
                 note_latency(call.last, ctx.coarse_now() - started);
         }
         if (out.attempted() && call.last != none) {
+            call.prev = call.last;
             const verdict& v = out.verdict();
             if (v.kind != fault::none && v.kind != fault::rejected && !v.no_retry) [[unlikely]] {
-                const moved m = after(call.tried, call.last, call.in_region, v.kind, v.retry_after.has_value(),
+                const moved m = after(call.tried, refused, call.last, call.in_region, v.kind, v.retry_after.has_value(),
                                       v.retry_after.has_value() ? v.retry_after->count() : 0, ctx.now());
                 call.tried = m.tried;
                 call.in_region = m.in_region;
@@ -386,14 +403,42 @@ private:
     // The view strategies are given: the regions' health without a clock, and latencies.
     class view final : public region_view {
     public:
-        explicit view(const regions& r) noexcept : r_(r) {}
+        view(const regions& r, std::uint64_t turn, bool all_plain, time_point now) noexcept
+            : r_(r), turn_(turn), all_plain_(all_plain), now_(now) {}
         std::size_t size() const noexcept override { return r_.count_; }
-        bool healthy(std::size_t i) const noexcept override { return i < r_.count_ && r_.plainly_available(i); }
+        bool healthy(std::size_t i) const noexcept override {
+            if (i >= r_.count_) return false;
+            if (all_plain_ || r_.plainly_available(i)) return true;
+            return r_.can_serve(i, now_);
+        }
         std::optional<duration> latency(std::size_t i) const noexcept override { return r_.latency_of(i); }
+        std::uint64_t turn() const noexcept override { return turn_; }
 
     private:
         const regions& r_;
+        std::uint64_t turn_;
+        bool all_plain_;
+        time_point now_;
     };
+    struct alignas(64) turn_slot {
+        detail::atomic<std::uint64_t> n{0};
+    };
+    // This selector's calls on the calling thread, counted in a line of the thread's own.
+    std::uint64_t next_turn() noexcept {
+        detail::atomic<std::uint64_t>& n = turns_[detail::thread_slot()].n;
+        const std::uint64_t v = n.load(detail::order::relaxed);
+        n.store(v + 1, detail::order::relaxed);
+        return v;
+    }
+    // Takes calls at all: a weighted or grouped region of weight zero does not.
+    bool eligible(std::size_t i) const noexcept {
+        if constexpr (std::is_same_v<Strategy, weighted>)
+            return strategy_[i] > 0;
+        else if constexpr (std::is_same_v<Strategy, priority_groups>)
+            return strategy_.weight(i) > 0;
+        else
+            return true;
+    }
 
     std::optional<duration> latency_of(std::size_t i) const noexcept {
         const std::int64_t l = state_[i].latency_ns.load(detail::order::relaxed);
@@ -414,6 +459,11 @@ private:
     };
 
     void destroy(std::size_t built) noexcept {
+        if (turns_ != nullptr) {
+            for (std::size_t i = 0; i < detail::thread_slots; ++i) turns_[i].~turn_slot();
+            ::operator delete(turns_, std::align_val_t{alignof(turn_slot)});
+            turns_ = nullptr;
+        }
         if (state_ == nullptr) return;
         for (std::size_t i = 0; i < built; ++i) state_[i].~region_state();
         ::operator delete(state_, std::align_val_t{alignof(region_state)});
@@ -422,23 +472,30 @@ private:
 
     template <class Context>
     FAILOVER_ALWAYS_INLINE void route(Context& ctx, call_state& call, std::size_t i, std::size_t preferred) noexcept {
-        const bool moved_away = i != preferred || (call.last != none && call.last != i);
+        // A failover: another region than the call's previous attempt, or, for its first
+        // attempt, than the strategy's first choice (a primary skipped because it is down).
+        const bool moved_away = call.prev == none ? i != preferred : i != call.prev;
         if (call.last != i) call.in_region = 0;
         call.last = static_cast<std::uint16_t>(i);
         ctx.route_to(*element_[i], i, moved_away);
     }
 
-    // The strategy's first choice for this call, before health is looked at.
-    std::size_t first_choice() noexcept {
+    // The strategy's first choice for this call.
+    template <class Context>
+    std::size_t first_choice(Context& ctx, std::uint64_t turn) noexcept {
         if constexpr (std::is_same_v<Strategy, by_priority_t>) {
             return 0;
         } else if constexpr (std::is_same_v<Strategy, round_robin_t>) {
-            return static_cast<std::size_t>(detail::next_turn() % count_);
+            return static_cast<std::size_t>(turn % count_);
         } else if constexpr (region_strategy<Strategy>) {
-            const std::size_t i = static_cast<std::size_t>(strategy_.first_choice(view(*this)));
+            // The view reads the clock only when some region is in trouble.
+            bool all_plain = true;
+            for (std::size_t i = 0; i < count_ && all_plain; ++i) all_plain = plainly_available(i);
+            const time_point now = all_plain ? time_point{} : ctx.coarse_now();
+            const std::size_t i = static_cast<std::size_t>(strategy_.first_choice(view(*this, turn, all_plain, now)));
             return i < count_ ? i : 0;
         } else {
-            std::uint64_t k = detail::next_turn() % total_weight_;
+            std::uint64_t k = turn % total_weight_;
             for (std::size_t i = 0; i < count_; ++i) {
                 if (k < strategy_[i]) return i;
                 k -= strategy_[i];
@@ -454,7 +511,17 @@ private:
                r.cooldown_until.load(detail::order::relaxed) == 0;
     }
 
-    // Can region i take an attempt at `now`?
+    // Can region i take an attempt at `now`? (No side effect, for the strategies' view.)
+    bool can_serve(std::size_t i, time_point now) const noexcept {
+        const region_state& r = state_[i];
+        const std::int64_t cool = r.cooldown_until.load(detail::order::relaxed);
+        if (cool != 0 && now.time_since_epoch().count() < cool) return false;
+        const breaker_state s = r.breaker.state();
+        if (s == breaker_state::closed || s == breaker_state::disabled || s == breaker_state::half_open) return true;
+        if (s == breaker_state::open) return r.breaker.remaining_open(now) == duration::zero();
+        return false;
+    }
+    // Can region i take an attempt at `now`? Clears a cool-down that is over.
     bool available(std::size_t i, time_point now) noexcept {
         region_state& r = state_[i];
         std::int64_t cool = r.cooldown_until.load(detail::order::relaxed);
@@ -473,34 +540,49 @@ private:
     // left; otherwise the preferred one when it can serve and was not tried; otherwise the
     // strategy's order among the untried ones; otherwise any that can serve (the call comes
     // back to a tried region after a backoff); `none` when no region can serve.
-    FAILOVER_COLD std::size_t choose(std::uint64_t tried, std::uint16_t last, std::uint16_t in_region, std::size_t preferred,
-                                     std::uint64_t refused, time_point now) noexcept {
-        if (last != none && in_region > 0 && (refused & (std::uint64_t{1} << last)) == 0 && available(last, now)) return last;
-        if (((tried | refused) & (std::uint64_t{1} << preferred)) == 0 && available(preferred, now)) return preferred;
-        return choose_among(tried, refused, preferred, now, false);
+    FAILOVER_COLD std::size_t choose(std::uint64_t tried, std::uint16_t prev, std::uint16_t in_region, std::size_t preferred,
+                                     std::uint64_t refused, std::uint64_t turn, time_point now) noexcept {
+        if (prev != none && in_region > 0 && (refused & (std::uint64_t{1} << prev)) == 0 && available(prev, now)) return prev;
+        if (((tried | refused) & (std::uint64_t{1} << preferred)) == 0 && eligible(preferred) && available(preferred, now))
+            return preferred;
+        return choose_among(tried, refused, preferred, turn, now);
     }
-    std::size_t choose_among(std::uint64_t tried, std::uint64_t skip, std::size_t preferred, time_point now,
-                             bool untried_only) noexcept {
-        for (int pass = 0; pass < (untried_only ? 1 : 2); ++pass) {
+    std::size_t choose_among(std::uint64_t tried, std::uint64_t skip, std::size_t preferred, std::uint64_t turn,
+                             time_point now) noexcept {
+        for (int pass = 0; pass < 2; ++pass) {
             const std::uint64_t avoid = (pass == 0 ? tried : 0) | skip;
+            auto candidate = [&](std::size_t i) {
+                return (avoid & (std::uint64_t{1} << i)) == 0 && eligible(i) && available(i, now);
+            };
             if constexpr (std::is_same_v<Strategy, weighted>) {
-                // Among the candidates, in proportion to their weights.
+                // Among the candidates, in proportion to their weights, with the call's turn.
                 unsigned total = 0;
                 for (std::size_t i = 0; i < count_; ++i)
-                    if ((avoid & (std::uint64_t{1} << i)) == 0 && strategy_[i] > 0 && available(i, now)) total += strategy_[i];
+                    if (candidate(i)) total += strategy_[i];
                 if (total > 0) {
-                    std::uint64_t k = detail::next_turn() % total;
+                    std::uint64_t k = turn % total;
                     for (std::size_t i = 0; i < count_; ++i) {
-                        if ((avoid & (std::uint64_t{1} << i)) != 0 || strategy_[i] == 0 || !available(i, now)) continue;
+                        if (!candidate(i)) continue;
                         if (k < strategy_[i]) return i;
                         k -= strategy_[i];
+                    }
+                }
+            } else if constexpr (std::is_same_v<Strategy, round_robin_t>) {
+                // In turn among the candidates.
+                std::size_t n = 0;
+                for (std::size_t i = 0; i < count_; ++i) n += candidate(i);
+                if (n > 0) {
+                    std::uint64_t k = turn % n;
+                    for (std::size_t i = 0; i < count_; ++i) {
+                        if (!candidate(i)) continue;
+                        if (k-- == 0) return i;
                     }
                 }
             } else {
                 // In order from the preferred one (by_priority: from the primary).
                 for (std::size_t n = 0; n < count_; ++n) {
                     const std::size_t i = (preferred + n) % count_;
-                    if ((avoid & (std::uint64_t{1} << i)) == 0 && available(i, now)) return i;
+                    if (candidate(i)) return i;
                 }
             }
         }
@@ -510,8 +592,8 @@ private:
     // After a failed attempt in region i: a throttle starts its cool-down; a fault that can
     // move marks the region tried, and says whether another region is ready for the next
     // attempt at once.
-    FAILOVER_COLD moved after(std::uint64_t tried, std::size_t i, std::uint16_t in_region, fault kind, bool has_retry_after,
-                              std::int64_t retry_after, time_point now) noexcept {
+    FAILOVER_COLD moved after(std::uint64_t tried, std::uint64_t refused, std::size_t i, std::uint16_t in_region, fault kind,
+                              bool has_retry_after, std::int64_t retry_after, time_point now) noexcept {
         if (kind == fault::throttled) {
             duration d = has_retry_after ? duration(retry_after) : options_.default_cooldown;
             if (d > options_.max_cooldown) d = options_.max_cooldown;
@@ -519,11 +601,19 @@ private:
             std::int64_t seen = state_[i].cooldown_until.load(detail::order::relaxed);
             while (seen < until && !state_[i].cooldown_until.compare_exchange_weak(seen, until, detail::order::relaxed)) {
             }
-        } else if (in_region < options_.retry_in_region && state_[i].breaker.state() == breaker_state::closed) {
+        } else if (in_region < options_.retry_in_region &&
+                   (state_[i].breaker.state() == breaker_state::closed || state_[i].breaker.state() == breaker_state::disabled)) {
             return moved{tried, static_cast<std::uint16_t>(in_region + 1), false};  // retry this single fault in place
         }
         tried |= std::uint64_t{1} << i;
-        return moved{tried, 0, choose_among(tried, 0, i, now, true) != none};
+        // Ready at once: an untried region that takes calls without question (closed, not
+        // cooling, not just refused). A region due for a probe, or half-open, is left to the
+        // retry's usual pace: sending the next attempt at once there could bounce straight
+        // back to this one.
+        bool ready = false;
+        for (std::size_t j = 0; j < count_ && !ready; ++j)
+            ready = ((tried | refused) & (std::uint64_t{1} << j)) == 0 && eligible(j) && plainly_available(j);
+        return moved{tried, 0, ready};
     }
 
     // The region that comes back soonest (for try_least_bad); never one forced open.
@@ -531,6 +621,7 @@ private:
         std::size_t best = none;
         std::int64_t best_at = INT64_MAX;
         for (std::size_t i = 0; i < count_; ++i) {
+            if (!eligible(i)) continue;
             const std::int64_t at = back_at(i, now);
             if (at < best_at) {
                 best_at = at;
@@ -551,6 +642,7 @@ private:
     FAILOVER_COLD failover::rejection all_down_rejection(time_point now) noexcept {
         std::int64_t earliest = INT64_MAX;
         for (std::size_t i = 0; i < count_; ++i) {
+            if (!eligible(i)) continue;
             const std::int64_t at = back_at(i, now);
             if (at < earliest) earliest = at;
         }
@@ -565,6 +657,7 @@ private:
     region_state* state_ = nullptr;
     std::size_t count_ = 0;
     std::uint64_t total_weight_ = 0;
+    turn_slot* turns_ = nullptr;  // per-thread call counters (every strategy but by_priority)
     const element_t* element_[max_regions] = {};
 };
 

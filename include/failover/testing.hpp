@@ -292,8 +292,9 @@ sim_report simulate(std::vector<sim_region>& regions, Make&& make, const sim_opt
         std::size_t first_region = SIZE_MAX;
         bool first_direct = false;
         auto transport = [&](const attempt& a) -> verdict {
-            (void)a.region<sim_region>();  // the selector must run over `regions` itself
             sim_region& r = regions[a.region_index()];
+            if (&a.region<sim_region>() != &r)
+                failover::detail::fatal("simulate(): the selector must run over the very vector given to simulate()");
             ++r.attempts;
             const sim_phase ph = r.at(time.now() - origin);
             duration latency = ph.latency > duration::zero() ? ph.latency : r.latency;
