@@ -299,9 +299,8 @@ public:
         options_.validate();
         counted_ = options_.counted_faults;
         slow_call_duration_ = options_.slow_call_duration;
-        slow_tracked_ = options_.slow_call_duration > duration::zero();
-        time_window_ = options_.window.kind() == failure_window::type::time;
-        mode_ = static_cast<std::uint8_t>((slow_tracked_ ? timed : 0) | (time_window_ ? bucketed : 0));
+        mode_ = static_cast<std::uint8_t>((options_.slow_call_duration > duration::zero() ? timed : 0) |
+                                          (options_.window.kind() == failure_window::type::time ? bucketed : 0));
         rate_ppm_ = ppm(options_.failure_rate);
         slow_rate_ppm_ = ppm(options_.slow_call_rate);
         allocate();
@@ -313,8 +312,6 @@ public:
         slots_ = o.slots_;
         slow_call_duration_ = o.slow_call_duration_;
         counted_ = o.counted_;
-        slow_tracked_ = o.slow_tracked_;
-        time_window_ = o.time_window_;
         mode_ = o.mode_;
         open_until_.store(o.open_until_.load(detail::order::relaxed), detail::order::relaxed);
         rejected_.store(o.rejected_.load(detail::order::relaxed), detail::order::relaxed);
@@ -502,6 +499,8 @@ private:
     // Modes of the success path: timed (slow-call tracking) and bucketed (time window).
     static constexpr std::uint8_t timed = 1;
     static constexpr std::uint8_t bucketed = 2;
+    constexpr bool slow_tracked() const noexcept { return (mode_ & timed) != 0; }
+    constexpr bool time_window() const noexcept { return (mode_ & bucketed) != 0; }
 
     // A probe's call: its place goes back to the breaker if no outcome comes (an exception
     // escapes, or an inner policy refuses).
@@ -762,7 +761,7 @@ private:
             if (calls >= options_.minimum_calls) {
                 if (c.failures * 1'000'000 >= rate_ppm_ * calls)
                     why = breaker_reason::failure_rate;
-                else if (slow_tracked_ && c.slow * 1'000'000 >= slow_rate_ppm_ * calls)
+                else if (slow_tracked() && c.slow * 1'000'000 >= slow_rate_ppm_ * calls)
                     why = breaker_reason::slow_call_rate;
             }
         }
@@ -908,7 +907,7 @@ private:
 
     // Time window: moves the successes the slots hold for generation `w` into the ring.
     void absorb_slots(std::uint64_t w) noexcept {
-        if (!time_window_) return;
+        if (!time_window()) return;
         const std::uint64_t tag = tag_of(w);
         for (std::size_t i = 0; i < detail::thread_slots; ++i) {
             slot& s = slots_[i];
@@ -1053,7 +1052,7 @@ private:
             options_.window.kind() == failure_window::type::none ? ring_size_ : std::uint64_t{options_.minimum_calls};
         if (s.calls >= minimum && s.calls > 0) {
             s.failure_rate = static_cast<double>(s.failures) / static_cast<double>(s.calls);
-            if (slow_tracked_) s.slow_call_rate = static_cast<double>(s.slow_calls) / static_cast<double>(s.calls);
+            if (slow_tracked()) s.slow_call_rate = static_cast<double>(s.slow_calls) / static_cast<double>(s.calls);
         }
         s.opens_in_row = opens_in_row_;
         if (s.state == breaker_state::half_open) {
@@ -1107,8 +1106,6 @@ private:
     duration slow_call_duration_{0};
     fault_set counted_{};
     std::uint8_t mode_ = 0;  // timed | bucketed
-    bool slow_tracked_ = false;
-    bool time_window_ = false;
 
     // Written under the lock (and the rejection counter without it).
     alignas(64) detail::small_lock lock_;
@@ -1164,11 +1161,11 @@ public:
         if (!open_) return;
         open_ = false;
         const bool failed = b_->options_.counted_faults.contains(v.kind);
-        const bool slow = b_->slow_tracked_ && took > b_->options_.slow_call_duration;
+        const bool slow = b_->slow_tracked() && took > b_->options_.slow_call_duration;
         if (!failed && !slow && fast_counting(a_.word) && ((a_.word & clean) != 0 || b_->unchanged(a_.word))) {
             if ((a_.word & clean) != 0)
                 return;
-            if (!b_->time_window_)
+            if (!b_->time_window())
                 b_->note_success(a_.word);
             else
                 b_->note_success_at(a_.word, now);

@@ -492,64 +492,53 @@ private:
             // A region selector with another region ready asks for the next attempt at once:
             // no backoff, no wait for the failed region's Retry-After, no budget (the load goes
             // to another region).
-            if (ctx.take_reroute()) {
-                on_retry_(attempts, v, duration::zero());
-                Out last = static_cast<Out&&>(out);
-                out = next();
-                if (out.is_rejection() && out.rejection().reason == rejection_reason::deadline_exceeded) {
-                    give_up(attempts, give_up_reason::deadline, v);
-                    return last;
-                }
-                if (out.attempted()) ++attempts;
-                if (out.ok()) return out;
-                continue;
-            }
             duration delay{};
-            if constexpr (std::is_same_v<DelayFn, detail::no_delay_function>) {
-                delay = detail::apply_jitter(options_.jitter, options_.backoff, attempts,
-                                             options_.jitter == jitter::none ? 0.0 : detail::thread_rng().uniform01(), previous);
-            } else {
-                delay = delay_fn_(attempts, v);
-                if (delay < duration::zero()) {
-                    give_up(attempts, give_up_reason::delay_function, v);
-                    return out;
-                }
-            }
-            bool server_directed = false;
-            if (v.retry_after) {
-                if (*v.retry_after > options_.max_retry_after) {
-                    const time_point now = ctx.now();
-                    give_up(attempts, give_up_reason::retry_after_too_long, v);
-                    return Out(rejection{.reason = rejection_reason::retry_after_too_long,
-                                         .retry_at = detail::add_sat(now, *v.retry_after),
-                                         .source = this});
-                }
-                if (*v.retry_after >= delay) {
-                    delay = *v.retry_after;
-                    server_directed = true;
-                }
-            }
-            if (!ctx.deadline().is_none() || started != detail::time_min) {
-                const time_point now = ctx.now();
-                if (!ctx.deadline().is_none() && detail::add_sat(now, delay) >= ctx.deadline().at()) {
-                    give_up(attempts, give_up_reason::deadline, v);
-                    return out;
-                }
-                if (started != detail::time_min) {
-                    const duration left = detail::sub_sat(detail::add_sat(started, options_.max_duration), now);
-                    // The backoff may be shortened to what is left; the server's wait may not.
-                    if (left <= duration::zero() || (server_directed && delay > left)) {
-                        give_up(attempts, give_up_reason::max_duration, v);
+            if (!ctx.take_reroute()) {
+                if constexpr (std::is_same_v<DelayFn, detail::no_delay_function>) {
+                    delay = detail::apply_jitter(options_.jitter, options_.backoff, attempts,
+                                                 options_.jitter == jitter::none ? 0.0 : detail::thread_rng().uniform01(), previous);
+                } else {
+                    delay = delay_fn_(attempts, v);
+                    if (delay < duration::zero()) {
+                        give_up(attempts, give_up_reason::delay_function, v);
                         return out;
                     }
-                    if (delay > left) delay = left;
+                }
+                bool server_directed = false;
+                if (v.retry_after) {
+                    if (*v.retry_after > options_.max_retry_after) {
+                        const time_point now = ctx.now();
+                        give_up(attempts, give_up_reason::retry_after_too_long, v);
+                        return Out(rejection{.reason = rejection_reason::retry_after_too_long,
+                                             .retry_at = detail::add_sat(now, *v.retry_after),
+                                             .source = this});
+                    }
+                    if (*v.retry_after >= delay) {
+                        delay = *v.retry_after;
+                        server_directed = true;
+                    }
+                }
+                if (!ctx.deadline().is_none() || started != detail::time_min) {
+                    const time_point now = ctx.now();
+                    if (!ctx.deadline().is_none() && detail::add_sat(now, delay) >= ctx.deadline().at()) {
+                        give_up(attempts, give_up_reason::deadline, v);
+                        return out;
+                    }
+                    if (started != detail::time_min) {
+                        const duration left = detail::sub_sat(detail::add_sat(started, options_.max_duration), now);
+                        // The backoff may be shortened to what is left; the server's wait may not.
+                        if (left <= duration::zero() || (server_directed && delay > left)) {
+                            give_up(attempts, give_up_reason::max_duration, v);
+                            return out;
+                        }
+                        if (delay > left) delay = left;
+                    }
+                }
+                if (options_.budget != nullptr && !options_.budget->try_acquire_retry(ctx.now())) {
+                    give_up(attempts, give_up_reason::budget_exhausted, v);
+                    return out;
                 }
             }
-            if (options_.budget != nullptr && !options_.budget->try_acquire_retry(ctx.now())) {
-                give_up(attempts, give_up_reason::budget_exhausted, v);
-                return out;
-            }
-
             on_retry_(attempts, v, delay);
             ctx.sleep_for(delay);
             Out last = static_cast<Out&&>(out);
