@@ -142,10 +142,14 @@ public:
         unsigned priority = 0;
         unsigned weight = 1;
     };
-    constexpr priority_groups(std::initializer_list<group> groups) {
-        for (const group& g : groups) {
+    constexpr priority_groups(std::initializer_list<group> groups) : priority_groups(groups.begin(), groups.end()) {}
+    /// From any range of groups known only at run time (read from a configuration file).
+    template <std::input_iterator It, std::sentinel_for<It> End>
+        requires std::convertible_to<std::iter_reference_t<It>, group>
+    constexpr priority_groups(It first, End last) {
+        for (; first != last; ++first) {
             if (count_ == max_regions) detail::throw_config_error("priority_groups: more entries than failover::max_regions (64)");
-            groups_[count_++] = g;
+            groups_[count_++] = *first;
         }
     }
     constexpr std::size_t size() const noexcept { return count_; }
