@@ -693,3 +693,137 @@ TEST_CASE("the parsers and classify work in constant expressions", "[http][const
     STATIC_REQUIRE(http::retry_after(headers, now) == 2s);
     STATIC_REQUIRE(http::classify(400, headers, now) == verdict{.kind = fault::unavailable, .retry_after = 2s});
 }
+
+// ---------------------------------------------------------------------------------------------
+// event_stream_end
+
+namespace {
+
+bool ends(std::initializer_list<std::string_view> chunks) {
+    http::event_stream_end end;
+    for (std::string_view c : chunks) end.feed(c);
+    return end.done();
+}
+
+constexpr bool ends_at_compile_time(std::string_view body) {
+    http::event_stream_end end;
+    end.feed(body);
+    return end.done();
+}
+
+// A chat completion stream as Azure OpenAI sends it (abridged), CRLF line ends.
+constexpr std::string_view crlf_stream =
+    "data: {\"choices\":[],\"prompt_filter_results\":[]}\r\n\r\n"
+    "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"},\"index\":0}]}\r\n\r\n"
+    "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\",\"index\":0}]}\r\n\r\n"
+    "data: [DONE]\r\n\r\n";
+
+}  // namespace
+
+TEST_CASE("the stream end is seen in a whole body", "[http][event-stream]") {
+    CHECK(ends({crlf_stream}));
+    CHECK(ends({"data: {\"a\":1}\n\ndata: [DONE]\n\n"}));
+    CHECK(ends({"data: [DONE]"}));  // no line end yet: the value is complete
+}
+
+TEST_CASE("the stream end is seen with or without the space after the colon", "[http][event-stream]") {
+    CHECK(ends({"data:[DONE]\n\n"}));
+    CHECK(ends({"data: [DONE]\n\n"}));
+    CHECK_FALSE(ends({"data:  [DONE]\n\n"}));  // the second space belongs to the value
+    CHECK_FALSE(ends({"data:\t[DONE]\n\n"}));
+}
+
+TEST_CASE("every line end ends a line: LF, CRLF and a lone CR", "[http][event-stream]") {
+    CHECK(ends({"data: 1\ndata: [DONE]\n"}));
+    CHECK(ends({"data: 1\r\ndata: [DONE]\r\n"}));
+    CHECK(ends({"data: 1\rdata: [DONE]\r"}));
+    CHECK(ends({"data: 1\r", "\ndata: [DONE]"}));  // a CRLF split between chunks
+    CHECK(ends({"data: 1\r", "\n", "\r\n", "data: [DONE]"}));
+    CHECK(ends({": keep-alive\r\rdata: [DONE]"}));
+}
+
+TEST_CASE("the stream end is seen at every split of the body into two chunks", "[http][event-stream]") {
+    for (std::string_view body : {crlf_stream, std::string_view{"data: 1\n\ndata:[DONE]\n\n"},
+                                  std::string_view{"data: 1\r\rdata: [DONE]\r\r"}}) {
+        for (std::size_t i = 0; i <= body.size(); ++i) {
+            INFO("split at " << i << " of \"" << std::string(body) << "\"");
+            CHECK(ends({body.substr(0, i), body.substr(i)}));
+        }
+    }
+}
+
+TEST_CASE("the stream end is seen at every split of the terminator into three chunks", "[http][event-stream]") {
+    const std::string body = "data: {\"x\":\"y\"}\r\n\r\ndata: [DONE]\r\n\r\n";
+    const std::size_t start = body.find("\r\n\r\ndata");  // from the previous event's line end on
+    for (std::size_t i = start; i <= body.size(); ++i) {
+        for (std::size_t j = i; j <= body.size(); ++j) {
+            INFO("splits at " << i << " and " << j);
+            const std::string_view b = body;
+            CHECK(ends({b.substr(0, i), b.substr(i, j - i), b.substr(j)}));
+        }
+    }
+}
+
+TEST_CASE("the stream end is seen when fed one byte at a time", "[http][event-stream]") {
+    http::event_stream_end end;
+    for (std::size_t i = 0; i < crlf_stream.size(); ++i) {
+        CHECK_FALSE(end.done());  // not before the last byte of "[DONE]"
+        end.feed(crlf_stream.substr(i, 1));
+        if (crlf_stream.substr(0, i + 1).ends_with("[DONE]")) break;
+    }
+    CHECK(end.done());
+}
+
+TEST_CASE("a stream without the terminator has not ended", "[http][event-stream]") {
+    CHECK_FALSE(ends({}));
+    CHECK_FALSE(ends({""}));
+    CHECK_FALSE(ends({"data: {\"choices\":[]}\n\n"}));
+    CHECK_FALSE(ends({"data: {\"choices\":[]}\n\ndata: [DON"}));  // cut inside the terminator
+    CHECK_FALSE(ends({"data: [DONE", "\n\n"}));
+    CHECK_FALSE(ends({"data: [done]\n"}));                 // case-sensitive value
+    CHECK_FALSE(ends({"Data: [DONE]\n"}));                 // case-sensitive field
+    CHECK_FALSE(ends({" data: [DONE]\n"}));                // not at a line start
+    CHECK_FALSE(ends({"xdata: [DONE]\n"}));
+    CHECK_FALSE(ends({"data [DONE]\n"}));
+    CHECK_FALSE(ends({": data: [DONE]\n"}));               // a comment
+    CHECK_FALSE(ends({"event: [DONE]\n"}));                // another field
+    CHECK_FALSE(ends({"data: {\"content\":\"data: [DONE]\"}\n"}));  // inside a value
+    CHECK_FALSE(ends({"data\n[DONE]\n"}));
+    CHECK_FALSE(ends({"data:\n[DONE]\n"}));
+    // An error body (a 429's JSON) is not a stream and has no end marker.
+    CHECK_FALSE(ends({"{\"error\":{\"code\":\"429\",\"message\":\"Please retry after 1 second.\"}}"}));
+}
+
+TEST_CASE("a value that begins with the terminator ends the stream, as in the OpenAI clients", "[http][event-stream]") {
+    CHECK(ends({"data: [DONE] \n"}));
+    CHECK(ends({"data: [DONE]x\n"}));
+}
+
+TEST_CASE("one leading byte order mark is skipped", "[http][event-stream]") {
+    CHECK(ends({"\xEF\xBB\xBF" "data: [DONE]\n"}));
+    CHECK(ends({"\xEF", "\xBB", "\xBF" "data: [DONE]\n"}));
+    CHECK_FALSE(ends({"\xEF\xBB" "data: [DONE]\n"}));  // a partial mark is part of the first line
+    CHECK(ends({"\xEF\xBB" "data: 1\ndata: [DONE]\n"}));
+    CHECK_FALSE(ends({"\xEF\xBB\xBF\xEF\xBB\xBF" "data: [DONE]\n"}));  // only one
+    CHECK_FALSE(ends({"data: 1\n\xEF\xBB\xBF" "data: [DONE]\n"}));     // only at the start
+}
+
+TEST_CASE("the stream end stays seen, and reset forgets it", "[http][event-stream]") {
+    http::event_stream_end end;
+    end.feed("data: [DONE]\n\n");
+    REQUIRE(end.done());
+    end.feed("data: more\n\ngarbage\r");
+    CHECK(end.done());
+    end.reset();
+    CHECK_FALSE(end.done());
+    end.feed("data: [DO");
+    end.reset();
+    end.feed("NE]\n");  // the half-seen terminator was forgotten too
+    CHECK_FALSE(end.done());
+}
+
+TEST_CASE("the stream end detector works in constant expressions", "[http][event-stream][constexpr]") {
+    STATIC_REQUIRE(ends_at_compile_time(crlf_stream));
+    STATIC_REQUIRE_FALSE(ends_at_compile_time("data: {}\n\n"));
+    STATIC_REQUIRE(sizeof(http::event_stream_end) <= 4);
+}

@@ -654,25 +654,36 @@ struct classify_options {
 
 namespace detail {
 
-template <class H, class Now>
-constexpr verdict classify_with(int status, const H& headers, const status_map& statuses,
-                                bool honour_should_retry, Now&& now) noexcept(nothrow_source<H>) {
-    verdict v{.kind = statuses[status]};
+// The verdict for a failed status's fault once its headers are parsed: the server's delay,
+// and x-should-retry (false: no_retry; true: a rejected request becomes unavailable). Shared by
+// classify below and by adapters that parse the headers before the transfer's handle goes away
+// (failover/adapters/curl.hpp).
+constexpr verdict with_response_hints(fault kind, std::optional<duration> retry_after,
+                                      std::optional<bool> should_retry) noexcept {
+    verdict v{.kind = kind};
     // A success carries no delay and ignores x-should-retry: nothing is retried after it.
     if (v.ok()) return v;
-    v.retry_after = retry_after_with(headers, now);
-    if (honour_should_retry) {
-        if (const std::optional<bool> retry = should_retry(headers)) {
-            if (!*retry) {
-                v.no_retry = true;  // the fault stays, so health accounting still sees it
-            } else if (v.kind == fault::rejected) {
-                // The server vouches that the request is fine and a retry may work: what failed
-                // is on its side, the same as a 503.
-                v.kind = fault::unavailable;
-            }
+    v.retry_after = retry_after;
+    if (should_retry) {
+        if (!*should_retry) {
+            v.no_retry = true;  // the fault stays, so health accounting still sees it
+        } else if (v.kind == fault::rejected) {
+            // The server vouches that the request is fine and a retry may work: what failed
+            // is on its side, the same as a 503.
+            v.kind = fault::unavailable;
         }
     }
     return v;
+}
+
+template <class H, class Now>
+constexpr verdict classify_with(int status, const H& headers, const status_map& statuses,
+                                bool honour_should_retry, Now&& now) noexcept(nothrow_source<H>) {
+    const fault kind = statuses[status];
+    if (kind == fault::none) return verdict{};  // no header is read (nor the clock) for a success
+    // Two statements: the headers are asked for in a fixed order (arguments have none).
+    const std::optional<duration> delay = retry_after_with(headers, now);
+    return with_response_hints(kind, delay, honour_should_retry ? should_retry(headers) : std::nullopt);
 }
 
 }  // namespace detail
@@ -719,6 +730,117 @@ constexpr verdict classify(int status, const H& headers, std::chrono::system_clo
     return detail::classify_with(status, headers, options.statuses, options.honour_should_retry,
                                  [now]() noexcept { return now; });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Event streams
+// ---------------------------------------------------------------------------------------------
+
+/// Watches a `text/event-stream` body (a chat completion with `"stream": true`) for the
+/// `data: [DONE]` event that ends it. Feed it the body bytes as they arrive, in any chunking;
+/// `done()` says whether the end was seen. A stream that closes cleanly without it was cut
+/// short, which every official OpenAI client reports as success (docs/classification.md,
+/// "Streams"); a transport that checks `done()` can report a fault instead.
+///
+/// The syntax is WHATWG server-sent events: lines end in LF, CRLF or a lone CR (a CRLF may be
+/// split between two chunks), one leading UTF-8 byte order mark is skipped, the field name is
+/// exactly `data` (case-sensitive) and one space after the colon is optional. As in openai-node
+/// and openai-python, a data value that begins with `[DONE]` ends the stream, even before its
+/// line end arrives. Comments (`: keep-alive`) and other fields are skipped.
+///
+/// Three bytes of state, no allocation, usable in constant expressions. Not thread-safe: one
+/// per transfer. Other stream shapes (the Responses API ends with `event: response.completed`)
+/// need their own check.
+class event_stream_end {
+public:
+    /// Feeds the next bytes of the body. Bytes after the end are ignored.
+    constexpr void feed(std::string_view bytes) noexcept {
+        for (const char c : bytes) {
+            if (phase_ == phase::done) return;
+            step(c);
+        }
+    }
+
+    /// True once a `data: [DONE]` line was seen.
+    constexpr bool done() const noexcept { return phase_ == phase::done; }
+
+    /// Forgets what was fed: for the body of a new attempt.
+    constexpr void reset() noexcept { *this = event_stream_end{}; }
+
+private:
+    enum class phase : std::uint8_t {
+        bom,    // at the start of the stream: a byte order mark may come first
+        field,  // at a line start: matching "data:"
+        space,  // after "data:": one optional space
+        value,  // matching "[DONE]"
+        skip,   // the line cannot be the end: wait for its line end
+        done,
+    };
+
+    static constexpr std::string_view field_ = "data:";
+    static constexpr std::string_view value_ = "[DONE]";
+    static constexpr std::string_view bom_ = "\xEF\xBB\xBF";
+
+    constexpr void step(char c) noexcept {
+        if (after_cr_) {
+            after_cr_ = false;
+            if (c == '\n') return;  // the LF of a CRLF whose CR already ended the line
+        }
+        if (c == '\r' || c == '\n') {
+            after_cr_ = c == '\r';
+            start_line();
+            return;
+        }
+        switch (phase_) {
+            case phase::bom:
+                if (c == bom_[matched_]) {
+                    if (++matched_ == bom_.size()) start_line();
+                    return;
+                }
+                if (matched_ != 0) {  // a partial mark is the start of an ordinary first line
+                    phase_ = phase::skip;
+                    return;
+                }
+                phase_ = phase::field;
+                match(c, field_, phase::space);
+                return;
+            case phase::field:
+                match(c, field_, phase::space);
+                return;
+            case phase::space:
+                phase_ = phase::value;
+                matched_ = 0;
+                if (c != ' ') match(c, value_, phase::done);
+                return;
+            case phase::value:
+                match(c, value_, phase::done);
+                return;
+            case phase::skip:
+            case phase::done:
+                return;
+        }
+    }
+
+    constexpr void start_line() noexcept {
+        phase_ = phase::field;
+        matched_ = 0;
+    }
+
+    // The next byte of `pattern`: on a match, `then` once all of it is matched; else skip the line.
+    constexpr void match(char c, std::string_view pattern, phase then) noexcept {
+        if (c != pattern[matched_]) {
+            phase_ = phase::skip;
+            return;
+        }
+        if (++matched_ == pattern.size()) {
+            phase_ = then;
+            matched_ = 0;
+        }
+    }
+
+    phase phase_ = phase::bom;
+    std::uint8_t matched_ = 0;  // bytes of the mark, "data:" or "[DONE]" matched so far
+    bool after_cr_ = false;     // the last byte was CR: an LF now completes it, not a new line
+};
 
 }  // namespace failover::http
 
