@@ -362,6 +362,27 @@ TEST_CASE("priority groups: equal priorities share by weight, the next priority 
     CHECK(to_backup == 100);
 }
 
+TEST_CASE("priority groups read at run time from a range behave like the same groups written in code") {
+    const std::vector<failover::priority_groups::group> from_file{{0, 3}, {0, 1}, {1, 1}};
+    const failover::priority_groups read(from_file.begin(), from_file.end());
+    REQUIRE(read.size() == 3);
+    CHECK(read.weight(0) == 3);
+    CHECK(read.weight(2) == 1);
+    std::vector<region> rs{{"a", "k1"}, {"b", "k2"}, {"backup", "k3"}};
+    manual_clock clock;
+    failover::regions sel{rs, read, {.consecutive_failures = 1, .open_for = 1h, .max_open_for = 1h}};
+    auto p = failover::pipeline(failover::retry{quick_retry()}, failover::ref(sel)).with_time(clock);
+    transport t;
+    for (int i = 0; i < 400; ++i) REQUIRE(p(t).ok());
+    std::size_t per[3] = {};
+    for (std::size_t i : t.log) ++per[i];
+    CHECK(per[0] == 300);
+    CHECK(per[1] == 100);
+    std::vector<failover::priority_groups::group> too_many(failover::max_regions + 1);
+    CHECK_THROWS_WITH(failover::priority_groups(too_many.begin(), too_many.end()),
+                      Catch::Contains("more entries than failover::max_regions"));
+}
+
 namespace {
 // A user strategy: every call starts in the region named by a shard key kept by the test.
 struct sharded {
