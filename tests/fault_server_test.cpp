@@ -662,7 +662,7 @@ TEST_CASE("play replaces a timeline already playing")
     server.play({{.at = 0ms, .region = 0, .what = {.kind = behaviour::slow}}});
     REQUIRE(server.wait_timeline_done(1000ms));
     CHECK(server.get(0).kind == behaviour::slow);
-    CHECK_THROWS_AS(server.play({{.at = 0ms, .region = 2}}), std::out_of_range);
+    CHECK_THROWS_AS(server.play({{.at = 0ms, .region = 2, .what = {}}}), std::out_of_range);
 }
 
 TEST_CASE("the destructor returns promptly while a connection is stalled")
@@ -731,7 +731,8 @@ TEST_CASE("four threads send requests over keep-alive connections while set flip
     CHECK(ok + errors + broken == threads * per_thread);
     CHECK(eventually([&] { return server.stats(1).answered_ok == static_cast<std::uint64_t>(threads / 2 * per_thread); }));
     CHECK(server.stats(1).connections == 2);
-    CHECK(ok > threads / 2 * per_thread);
+    CHECK(ok >= threads / 2 * per_thread);
+    CHECK(server.stats(0).requests > 0);
     // Every request read was answered or met a fault, once the server threads caught up.
     CHECK(eventually([&] {
         const auto s = server.stats(0);
