@@ -7,11 +7,17 @@
 #include <failover/retry.hpp>
 #include <failover/testing.hpp>
 
+#include <fault_server.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -257,17 +263,291 @@ TEST_CASE("timeouts are whole milliseconds rounded up, never zero", "[curl][dead
     CHECK(timeout_ms(30s) == 30'000);
     CHECK(timeout_ms(duration::max()) == INT_MAX);
     CHECK(timeout_ms(std::chrono::hours{24 * 30}) == INT_MAX);
-
-    using curl::detail::timeout_seconds;
-    CHECK(timeout_seconds(duration::zero()) == 1);
-    CHECK(timeout_seconds(1ms) == 1);
-    CHECK(timeout_seconds(1s) == 1);
-    CHECK(timeout_seconds(1500ms) == 2);
-    CHECK(timeout_seconds(duration::max()) == INT_MAX);
 }
 
 TEST_CASE("apply_deadline accepts a null handle", "[curl][deadline]") {
     curl::apply_deadline(nullptr, failover::deadline::after(failover::clock::now(), 1s));
     curl::apply_time_left(nullptr, 1s, {.connect = 1s});
     SUCCEED();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Real transfers: libcurl against the loopback fault server
+
+namespace {
+
+struct curl_global {
+    curl_global() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+    ~curl_global() { curl_global_cleanup(); }
+    curl_global(const curl_global&) = delete;
+    curl_global& operator=(const curl_global&) = delete;
+};
+const curl_global curl_global_instance;
+
+using easy_handle = std::unique_ptr<CURL, decltype(&curl_easy_cleanup)>;
+using header_list = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
+
+// The stream sink and write callback of the header comment, as a user would copy them.
+struct stream_sink {
+    CURL* handle;
+    void (*forward)(std::string_view chunk, void* context);
+    void* context;
+    failover::http::event_stream_end end{};
+    bool delivered = false;
+    std::string error_body{};
+};
+
+std::size_t on_stream_body(char* data, std::size_t size, std::size_t count, void* user) {
+    stream_sink& s = *static_cast<stream_sink*>(user);
+    const std::string_view chunk(data, size * count);
+    long status = 0;
+    curl_easy_getinfo(s.handle, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status > 299) {
+        if (s.error_body.size() < 64 * 1024) s.error_body.append(chunk);
+        return chunk.size();
+    }
+    s.end.feed(chunk);
+    s.forward(chunk, s.context);
+    s.delivered = true;
+    return chunk.size();
+}
+
+void collect(std::string_view chunk, void* context) { static_cast<std::string*>(context)->append(chunk); }
+
+std::size_t append_body(char* data, std::size_t size, std::size_t count, void* user) {
+    static_cast<std::string*>(user)->append(data, size * count);
+    return size * count;
+}
+
+struct call {
+    std::string key = "key-0";
+    bool stream = false;
+    curl::timeouts limits{};
+};
+
+struct exchange {
+    curl::transfer transfer;
+    std::string body;        // what reached the caller (the stream's chunks, or the whole body)
+    std::string error_body;  // streams: a non-2xx answer's body
+    bool stream_done = false;
+    duration elapsed{};
+};
+
+// One POST to `url` on a fresh handle (no connection reuse between tests), its timeouts set by
+// `set_timeouts(handle)`.
+template <class SetTimeouts>
+exchange post_with(const std::string& url, const call& c, SetTimeouts&& set_timeouts) {
+    exchange out;
+    easy_handle h(curl_easy_init(), &curl_easy_cleanup);
+    REQUIRE(h);
+    const std::string key_header = "api-key: " + c.key;
+    header_list headers(curl_slist_append(nullptr, key_header.c_str()), &curl_slist_free_all);
+    headers.reset(curl_slist_append(headers.release(), "Content-Type: application/json"));
+    const std::string body = std::string(R"({"messages":[{"role":"user","content":"Hi"}])") +
+                             (c.stream ? R"(,"stream":true})" : "}");
+    curl_easy_setopt(h.get(), CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h.get(), CURLOPT_NOPROXY, "*");  // a proxy from the environment must not see loopback
+    curl_easy_setopt(h.get(), CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(h.get(), CURLOPT_POSTFIELDS, body.c_str());
+    stream_sink sink{h.get(), collect, &out.body};
+    if (c.stream) {
+        curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, on_stream_body);
+        curl_easy_setopt(h.get(), CURLOPT_WRITEDATA, &sink);
+    } else {
+        curl_easy_setopt(h.get(), CURLOPT_WRITEFUNCTION, append_body);
+        curl_easy_setopt(h.get(), CURLOPT_WRITEDATA, &out.body);
+    }
+    set_timeouts(h.get());
+    const auto start = failover::clock::now();
+    out.transfer = curl::finish(h.get(), curl_easy_perform(h.get()));
+    out.elapsed = failover::clock::now() - start;
+    if (c.stream) {
+        out.transfer.delivered = sink.delivered;
+        out.transfer.truncated = !sink.end.done();
+        out.stream_done = sink.end.done();
+        out.error_body = std::move(sink.error_body);
+    }
+    return out;
+}
+
+// As above with a deadline `timeout` from now (every test transfer has one: none can hang).
+exchange post(const std::string& url, const call& c = {}, duration timeout = 5s) {
+    const failover::deadline d = failover::deadline::after(failover::clock::now(), timeout);
+    return post_with(url, c, [&](CURL* h) { curl::apply_deadline(h, d, c.limits); });
+}
+
+loopback::fault_server one_region() { return loopback::fault_server{{{.name = "eastus", .api_key = "key-0"}}}; }
+
+}  // namespace
+
+TEST_CASE("a healthy region's answer is a success", "[curl][real]") {
+    auto server = one_region();
+    const exchange e = post(server.chat_url(0));
+    CHECK(e.transfer.code == CURLE_OK);
+    CHECK(e.transfer.status == 200);
+    CHECK(curl::classify(e.transfer) == failover::success);
+    CHECK(e.body.find("Hello from eastus.") != std::string::npos);
+}
+
+TEST_CASE("a 503 without Retry-After is unavailable without a delay", "[curl][real]") {
+    auto server = one_region();
+    server.set(0, loopback::behaviour::unavailable);
+    const exchange e = post(server.chat_url(0));
+    CHECK(e.transfer.code == CURLE_OK);
+    CHECK(e.transfer.status == 503);
+    CHECK(curl::classify(e.transfer) == verdict{.kind = fault::unavailable});
+}
+
+TEST_CASE("a 503 with Retry-After is unavailable with its delay", "[curl][real]") {
+    auto server = one_region();
+    server.set(0, loopback::fault{.kind = loopback::behaviour::unavailable, .retry_after = 2s});
+    const exchange e = post(server.chat_url(0));
+    CHECK(e.transfer.status == 503);
+    CHECK(e.transfer.retry_after == 2s);
+    CHECK(curl::classify(e.transfer) == verdict{.kind = fault::unavailable, .retry_after = 2s});
+}
+
+TEST_CASE("a 429 with retry-after-ms is throttled with that delay", "[curl][real]") {
+    auto server = one_region();
+    // The server also sends "retry-after: 2"; retry-after-ms comes first.
+    server.set(0, loopback::fault{.kind = loopback::behaviour::throttled, .retry_after = 1500ms});
+    const exchange e = post(server.chat_url(0));
+    CHECK(e.transfer.status == 429);
+    CHECK(curl::classify(e.transfer) == verdict{.kind = fault::throttled, .retry_after = 1500ms});
+}
+
+TEST_CASE("a 500 is unavailable", "[curl][real]") {
+    auto server = one_region();
+    server.set(0, loopback::behaviour::server_error);
+    const exchange e = post(server.chat_url(0));
+    CHECK(e.transfer.status == 500);
+    CHECK(curl::classify(e.transfer) == verdict{.kind = fault::unavailable});
+}
+
+TEST_CASE("a wrong key is rejected", "[curl][real]") {
+    auto server = one_region();
+    const exchange e = post(server.chat_url(0), {.key = "key-of-another-region"});
+    CHECK(e.transfer.status == 401);
+    CHECK(curl::classify(e.transfer) == verdict{.kind = fault::rejected});
+    CHECK_FALSE(curl::classify(e.transfer).retryable());
+}
+
+TEST_CASE("a stall past the deadline is a timeout", "[curl][real][deadline]") {
+    auto server = one_region();
+    server.set(0, loopback::behaviour::stall);
+    const exchange e = post(server.chat_url(0), {}, 200ms);
+    CHECK(e.transfer.code == CURLE_OPERATION_TIMEDOUT);
+    CHECK(curl::classify(e.transfer) == verdict{.kind = fault::timeout});
+    CHECK(e.elapsed >= 190ms);  // libcurl's clock and ours differ by a little
+    CHECK(e.elapsed < 1500ms);
+}
+
+TEST_CASE("a connection reset is a reset", "[curl][real]") {
+    auto server = one_region();
+    server.set(0, loopback::behaviour::reset);
+    const exchange e = post(server.chat_url(0));
+    INFO(Catch::StringMaker<CURLcode>::convert(e.transfer.code));
+    CHECK((e.transfer.code == CURLE_RECV_ERROR || e.transfer.code == CURLE_GOT_NOTHING ||
+           e.transfer.code == CURLE_SEND_ERROR));
+    CHECK(curl::classify(e.transfer) == verdict{.kind = fault::reset});
+}
+
+TEST_CASE("a refused port is a connection fault", "[curl][real]") {
+    auto server = one_region();
+    server.set(0, loopback::behaviour::refuse);
+    const exchange e = post(server.chat_url(0));
+    CHECK(e.transfer.code == CURLE_COULDNT_CONNECT);
+    CHECK(e.transfer.status == 0);
+    CHECK(curl::classify(e.transfer) == verdict{.kind = fault::connection});
+}
+
+TEST_CASE("a slow answer within the deadline is a success", "[curl][real][deadline]") {
+    auto server = one_region();
+    server.set(0, loopback::fault{.kind = loopback::behaviour::slow, .delay = 100ms});
+    const exchange e = post(server.chat_url(0), {}, 2s);
+    CHECK(e.transfer.code == CURLE_OK);
+    CHECK(curl::classify(e.transfer) == failover::success);
+    CHECK(e.elapsed >= 100ms);
+}
+
+TEST_CASE("a body cut short of its Content-Length is a reset", "[curl][real]") {
+    auto server = one_region();
+    server.set(0, loopback::behaviour::cut_body);
+    const exchange e = post(server.chat_url(0));
+    CHECK(e.transfer.code == CURLE_PARTIAL_FILE);
+    CHECK(e.transfer.status == 200);
+    CHECK(curl::classify(e.transfer) == verdict{.kind = fault::reset});
+}
+
+TEST_CASE("a whole stream is a success with its end seen", "[curl][real][stream]") {
+    auto server = one_region();
+    const exchange e = post(server.chat_url(0), {.stream = true});
+    CHECK(e.transfer.code == CURLE_OK);
+    CHECK(e.transfer.status == 200);
+    CHECK(e.stream_done);
+    CHECK(e.transfer.delivered);
+    CHECK_FALSE(e.transfer.truncated);
+    CHECK(curl::classify(e.transfer) == failover::success);
+    CHECK(e.body.ends_with("data: [DONE]\n\n"));
+}
+
+TEST_CASE("a stream cut cleanly is a reset that is not retried", "[curl][real][stream]") {
+    auto server = one_region();
+    server.set(0, loopback::behaviour::stream_cut);
+    const exchange e = post(server.chat_url(0), {.stream = true});
+    CHECK(e.transfer.code == CURLE_OK);  // what every SDK takes for a success
+    CHECK(e.transfer.status == 200);
+    CHECK_FALSE(e.stream_done);
+    CHECK(e.transfer.truncated);
+    CHECK(e.transfer.delivered);
+    CHECK(e.body.find("data: ") != std::string::npos);
+    CHECK(curl::classify(e.transfer) == verdict{.kind = fault::reset, .no_retry = true});
+}
+
+TEST_CASE("an error answer to a stream request stays retryable", "[curl][real][stream]") {
+    auto server = one_region();
+    server.set(0, loopback::fault{.kind = loopback::behaviour::throttled, .retry_after = 300ms});
+    const exchange e = post(server.chat_url(0), {.stream = true});
+    CHECK(e.transfer.status == 429);
+    CHECK_FALSE(e.transfer.delivered);
+    CHECK(e.body.empty());  // the caller saw nothing of it
+    CHECK(e.error_body.find("\"429\"") != std::string::npos);
+    CHECK(curl::classify(e.transfer) == verdict{.kind = fault::throttled, .retry_after = 300ms});
+}
+
+TEST_CASE("the attempt's deadline bounds a stalled transfer in a pipeline", "[curl][real][deadline][pipeline]") {
+    auto server = one_region();
+    server.set(0, loopback::behaviour::stall);
+    auto p = failover::pipeline();
+    const std::string url = server.chat_url(0);
+    const auto start = failover::clock::now();
+    auto r = p([&](const failover::attempt& a) {
+        return post_with(url, {}, [&](CURL* h) { curl::apply_deadline(h, a); }).transfer;
+    }, 250ms);
+    const duration elapsed = failover::clock::now() - start;
+    REQUIRE(r.has_value());
+    CHECK(r->code == CURLE_OPERATION_TIMEDOUT);
+    CHECK(r.verdict() == verdict{.kind = fault::timeout});
+    CHECK(elapsed >= 240ms);
+    CHECK(elapsed < 1500ms);
+}
+
+TEST_CASE("a single reset is retried in place through the pipeline", "[curl][real][pipeline]") {
+    auto server = one_region();
+    server.set(0, loopback::behaviour::reset);
+    auto p = failover::pipeline(failover::retry{{.max_attempts = 3,
+                                                 .backoff = failover::constant{1ms},
+                                                 .jitter = failover::jitter::none}});
+    const std::string url = server.chat_url(0);
+    auto r = p([&](const failover::attempt& a) {
+        curl::transfer t = post_with(url, {}, [&](CURL* h) { curl::apply_deadline(h, a, {.total = 1s}); }).transfer;
+        if (a.number() == 1) server.set(0, loopback::behaviour::healthy);  // the region recovers
+        return t;
+    }, 5s);
+    REQUIRE(r.has_value());
+    CHECK(r.ok());
+    CHECK(r->status == 200);
+    CHECK(r.report().attempts == 2);
+    CHECK(server.stats(0).faults == 1);
+    CHECK(server.stats(0).requests == 2);
 }

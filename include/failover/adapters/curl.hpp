@@ -63,7 +63,7 @@
 //   stream_sink sink{h, print_tokens, &screen};
 //   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_stream_body);  // a function, not a lambda object
 //   curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-//   failover::curl::apply_deadline(h, a, {.connect = 2s, .idle = 20s});
+//   failover::curl::apply_deadline(h, a, {.connect = 2s});
 //   failover::curl::transfer t = failover::curl::finish(h, curl_easy_perform(h));
 //   t.delivered = sink.delivered;
 //   t.truncated = !sink.end.done();       // counts only when the status is a success
@@ -371,11 +371,13 @@ struct timeouts {
     duration total = duration::max();
     /// Longest time to connect (DNS, TCP, TLS). libcurl's own default is 300 s.
     duration connect = duration::max();
-    /// Ends a transfer that receives (almost) nothing for this long: CURLOPT_LOW_SPEED_LIMIT of
-    /// 1 byte/s over CURLOPT_LOW_SPEED_TIME, in whole seconds rounded up; CURLE_OPERATION_TIMEDOUT.
-    /// The inter-chunk idle timeout for streams that none of the official SDKs has. It runs
-    /// from the start, so the wait for the first byte counts: leave room for a slow model.
-    duration idle = duration::max();
+    // No idle (inter-chunk) limit: libcurl's CURLOPT_LOW_SPEED_LIMIT/TIME compare an average
+    // over a window of about five seconds, so a stream that goes silent after a chunk is noticed
+    // up to five seconds late, and the bytes sent with the request count as traffic. For a
+    // precise one, note the time of the last chunk in the write callback and return 1 from a
+    // CURLOPT_XFERINFOFUNCTION once it is too old (that ends the transfer with
+    // CURLE_ABORTED_BY_CALLBACK: set the code to CURLE_OPERATION_TIMEDOUT before classifying,
+    // since an abort reads as the caller's own stop).
 };
 
 namespace detail {
@@ -387,13 +389,6 @@ constexpr long timeout_ms(duration d) noexcept {
     if (d <= duration::zero()) return 1;
     const auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
     return ms >= INT_MAX ? long{INT_MAX} : static_cast<long>(ms);
-}
-
-// As above in whole seconds (CURLOPT_LOW_SPEED_TIME).
-constexpr long timeout_seconds(duration d) noexcept {
-    if (d <= duration::zero()) return 1;
-    const auto s = std::chrono::ceil<std::chrono::seconds>(d).count();
-    return s >= INT_MAX ? long{INT_MAX} : static_cast<long>(s);
 }
 
 constexpr duration shorter(duration a, duration b) noexcept { return a < b ? a : b; }
@@ -415,10 +410,6 @@ inline void apply_time_left(CURL* handle, duration time_left, const timeouts& li
     const duration connect = detail::shorter(total, limits.connect);
     if (total != duration::max()) curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, detail::timeout_ms(total));
     if (connect != duration::max()) curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, detail::timeout_ms(connect));
-    if (limits.idle != duration::max()) {
-        curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME, detail::timeout_seconds(limits.idle));
-    }
 }
 
 /// Bounds `handle`'s timeouts by the time the attempt has left (apply_time_left). The time left
