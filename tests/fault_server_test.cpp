@@ -132,7 +132,9 @@ public:
         r.head = buffer_.substr(0, head_end);
         buffer_.erase(0, head_end + 4);
         r.status = std::stoi(r.head.substr(9, 3));
-        if (const auto length = r.header("content-length")) {
+        if (r.status < 200) {  // interim answers have no body
+            r.complete = true;
+        } else if (const auto length = r.header("content-length")) {
             r.content_length = std::stoul(*length);
             while (buffer_.size() < r.content_length && left() > 0ms && read_some(buffer_, left()) == end::data) {
             }
