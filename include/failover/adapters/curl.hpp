@@ -1,9 +1,8 @@
 // failover: the libcurl adapter. A finished easy transfer -> verdict (the CURLcode, the HTTP
 // status, the retry headers, and whether a stream was cut), and the attempt's deadline ->
 // libcurl's timeouts. The only header of the library that includes <curl/curl.h>; the umbrella
-// header failover.hpp does not include it. Needs libcurl 7.83 or later for the retry headers
-// (curl_easy_header); older versions still get Retry-After in seconds through
-// CURLINFO_RETRY_AFTER.
+// header failover.hpp does not include it. Reads every retry header with libcurl 7.83 or later
+// (curl_easy_header); 7.66 to 7.82 get Retry-After alone (CURLINFO_RETRY_AFTER), older ones none.
 //
 // A transport returns the transfer (or a type of its own that holds one, with a
 // `failover_classify` that calls curl::classify):
@@ -288,8 +287,8 @@ inline bool headers_api_available(CURL* handle) noexcept {
 #endif
 }
 
-// A status as failover::http's tables take it: anything that is not a three-digit number is
-// out of range (a long does not narrow to an int that happens to be a valid status).
+// A status as failover::http's tables take it, without narrowing: a long outside 0..999 is -1,
+// out of range, rather than an int that happens to be a valid status.
 constexpr int status_of(long status) noexcept {
     return status >= 0 && status <= 999 ? static_cast<int>(status) : -1;
 }
@@ -330,12 +329,14 @@ inline transfer finish(CURL* handle, CURLcode code) noexcept {
         t.retry_after = http::retry_after(headers);  // the system clock only for an HTTP-date
         t.should_retry = http::should_retry(headers);
     } else {
-        // Retry-After alone, already parsed by libcurl (seconds or a date, 7.66 and later).
+#if LIBCURL_VERSION_NUM >= 0x074200
+        // Retry-After alone, already parsed by libcurl (seconds or a date).
         curl_off_t seconds = 0;
         if (curl_easy_getinfo(handle, CURLINFO_RETRY_AFTER, &seconds) == CURLE_OK && seconds > 0)
             t.retry_after = seconds >= curl_off_t{http::max_server_delay / std::chrono::seconds{1}}
                                 ? http::max_server_delay
                                 : duration{std::chrono::seconds{seconds}};
+#endif
     }
     return t;
 }
