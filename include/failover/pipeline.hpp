@@ -107,8 +107,11 @@ public:
     /// Index of the chosen region in the selector's range.
     constexpr std::size_t region_index() const noexcept { return region_index_; }
     /// True when this attempt goes to another region than the call's previous attempt or, for
-    /// the call's first attempt, than the region selector's first choice (a primary skipped
-    /// because it is down).
+    /// the call's first attempt, than the strategy's first choice (a primary skipped because it
+    /// is down). Strategies that look at health themselves (priority_groups, least_latency, a
+    /// user strategy) already choose among the healthy regions, so a call's first attempt is
+    /// not a failover with them: compare the region with your own preference to count calls
+    /// served by a backup.
     constexpr bool is_failover() const noexcept { return failover_; }
     /// The user's own region object (endpoint, credentials, …) chosen for this attempt.
     /// Asking for another type than the regions were given as is a programming error.
