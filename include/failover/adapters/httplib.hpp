@@ -32,7 +32,6 @@
 
 #include <chrono>
 #include <concepts>
-#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -151,30 +150,28 @@ inline verdict classify(const ::httplib::Result& r) {
 // Timeouts
 // ---------------------------------------------------------------------------------------------
 
-/// An httplib client's three timeouts. As limits for apply_deadline, an empty one means "no
-/// limit of mine"; as what apply_deadline returns, an empty one was left as it was.
+/// An httplib client's three timeouts. As limits for apply_deadline, `duration::max()` (the
+/// default) means "no limit of mine"; in what apply_deadline returns, a timeout it left alone.
+/// The same shape as failover::curl::timeouts.
 struct timeouts {
-    std::optional<duration> connection{};  ///< connect(); httplib's default 300 s
-    std::optional<duration> read{};        ///< each wait for response bytes; httplib's default 5 s
-    std::optional<duration> write{};       ///< each wait to send request bytes; httplib's default 5 s
+    duration connect = duration::max();  ///< connect(); httplib's own default is 300 s
+    duration read = duration::max();     ///< each wait for response bytes; httplib's default 5 s
+    duration write = duration::max();    ///< each wait to send request bytes; httplib's default 5 s
 };
 
 namespace detail {
 
-// httplib waits with poll() in whole milliseconds, rounding down; a timeout of 0 would not wait
-// at all. So: whole milliseconds, at least one.
-constexpr std::chrono::milliseconds to_poll_ms(duration d) noexcept {
+// httplib waits with poll() in whole milliseconds, rounding down, and a timeout of 0 would not
+// wait at all: so whole milliseconds, rounded down too (never past the deadline), at least one.
+constexpr duration poll_ms(duration d) noexcept {
     const auto ms = std::chrono::floor<std::chrono::milliseconds>(d);
-    return ms < std::chrono::milliseconds{1} ? std::chrono::milliseconds{1} : ms;
+    return ms < std::chrono::milliseconds{1} ? duration{std::chrono::milliseconds{1}} : duration{ms};
 }
 
-constexpr std::optional<duration> bounded(const std::optional<duration>& limit, const attempt& a) noexcept {
-    if (a.deadline().is_none()) {
-        if (!limit) return std::nullopt;
-        return duration{to_poll_ms(*limit)};
-    }
-    const duration left = a.time_left();
-    return duration{to_poll_ms(limit && *limit < left ? *limit : left)};
+// The timeout to set: the shorter of the limit and the time left; max() when both are none.
+constexpr duration bounded(duration limit, duration time_left) noexcept {
+    const duration d = limit < time_left ? limit : time_left;
+    return d == duration::max() ? d : poll_ms(d);
 }
 
 // ::httplib::Client and ::httplib::ClientImpl (SSLClient derives from it) take chrono timeouts.
@@ -187,25 +184,27 @@ concept timeout_client = requires(C& c, std::chrono::milliseconds d) {
 
 }  // namespace detail
 
-/// Sets the client's connection, read and write timeouts for attempt `a`. With a deadline, each
-/// is the attempt's time left, or the limit when that is shorter. Without one, a given limit is
-/// set and the others are left alone. Values are whole milliseconds, at least 1 ms (httplib
-/// waits with poll(), which would not wait at all for 0). Returns what was set.
+/// Sets the client's connection, read and write timeouts for attempt `a`: each is the shorter
+/// of the attempt's time left and its limit in `limits`; one with neither (no deadline, no
+/// limit) is left alone. Whole milliseconds, rounded down, at least 1 ms (httplib waits with
+/// poll(), which would not wait at all for 0). The time left is measured on the pipeline's time
+/// source when the attempt started. Returns what was set (`duration::max()`: left alone).
 ///
 /// httplib has no getters for its timeouts, so this cannot bound values the client was given
-/// before: pass them as `limits`. Note that httplib's default read timeout (5 s) ends a
-/// non-streamed chat completion that takes longer before its first byte; with a deadline the
-/// read timeout is the time left, which is what such calls need. A client reused for calls
-/// without a deadline keeps the last attempt's timeouts unless `limits` sets them anew.
+/// before: pass them as `limits`. httplib's default read timeout (5 s) ends a non-streamed chat
+/// completion that takes longer before its first byte; with a deadline, the read timeout becomes
+/// the time left, which is what such calls need. A client reused for a call without a deadline
+/// keeps the previous attempt's timeouts unless `limits` sets them anew.
 template <detail::timeout_client Client>
 timeouts apply_deadline(Client& client, const attempt& a, const timeouts& limits = {}) {
-    const timeouts set{.connection = detail::bounded(limits.connection, a),
-                       .read = detail::bounded(limits.read, a),
-                       .write = detail::bounded(limits.write, a)};
+    const duration left = a.time_left();  // duration::max() without a deadline
+    const timeouts set{.connect = detail::bounded(limits.connect, left),
+                       .read = detail::bounded(limits.read, left),
+                       .write = detail::bounded(limits.write, left)};
     using ms = std::chrono::milliseconds;
-    if (set.connection) client.set_connection_timeout(std::chrono::duration_cast<ms>(*set.connection));
-    if (set.read) client.set_read_timeout(std::chrono::duration_cast<ms>(*set.read));
-    if (set.write) client.set_write_timeout(std::chrono::duration_cast<ms>(*set.write));
+    if (set.connect != duration::max()) client.set_connection_timeout(std::chrono::duration_cast<ms>(set.connect));
+    if (set.read != duration::max()) client.set_read_timeout(std::chrono::duration_cast<ms>(set.read));
+    if (set.write != duration::max()) client.set_write_timeout(std::chrono::duration_cast<ms>(set.write));
     return set;
 }
 
@@ -220,7 +219,7 @@ struct timed_result {
     ::httplib::Result result;
     /// From just before the request was sent until the Result came back, on failover::clock.
     duration elapsed{};
-    /// The timeouts apply_deadline set; an empty one is unknown (its errors stay `reset`).
+    /// The timeouts apply_deadline set; `duration::max()` is unknown (its errors stay `reset`).
     timeouts applied{};
 };
 
@@ -231,10 +230,11 @@ namespace detail {
 // milliseconds rounded down as httplib waits.
 inline verdict with_timing(verdict v, const timed_result& t) noexcept {
     const ::httplib::Error e = t.result.error();
-    const std::optional<duration>& limit = e == ::httplib::Error::Read    ? t.applied.read
-                                           : e == ::httplib::Error::Write ? t.applied.write
-                                                                         : std::nullopt;
-    if (limit && t.elapsed >= std::chrono::floor<std::chrono::milliseconds>(*limit)) v.kind = fault::timeout;
+    const duration limit = e == ::httplib::Error::Read    ? t.applied.read
+                           : e == ::httplib::Error::Write ? t.applied.write
+                                                         : duration::max();
+    if (limit != duration::max() && t.elapsed >= std::chrono::floor<std::chrono::milliseconds>(limit))
+        v.kind = fault::timeout;
     return v;
 }
 
