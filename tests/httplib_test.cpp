@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <cstddef>
 #include <cstdio>
 #include <memory>
@@ -238,6 +239,13 @@ TEST_CASE("a limit shorter than the time left wins", "[httplib][deadline]") {
 
 TEST_CASE("a deadline almost spent still leaves each timeout 1 ms", "[httplib][deadline]") {
     CHECK(same(applied_for(300us), {.connect = 1ms, .read = 1ms, .write = 1ms}));
+}
+
+TEST_CASE("a timeout beyond what poll() takes is cut to INT_MAX milliseconds", "[httplib][deadline]") {
+    const duration most{std::chrono::milliseconds{INT_MAX}};
+    CHECK(same(applied_for(std::chrono::hours{1000}), {.connect = most, .read = most, .write = most}));
+    CHECK(same(applied_for(std::nullopt, {.write = duration::max() - 1ns}),
+               {.connect = duration::max(), .read = duration::max(), .write = most}));
 }
 
 TEST_CASE("without a deadline only the given limits are set", "[httplib][deadline]") {

@@ -31,6 +31,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <climits>
 #include <concepts>
 #include <type_traits>
 #include <utility>
@@ -83,7 +84,8 @@ namespace failover::cpp_httplib {
 //   any other value      rejected    Codes newer than 0.11.4: the library cannot know them.
 //
 // Read timeout or reset. In 0.11.4 every read of the response first waits for the socket with
-// poll(), for the read timeout (counted in whole milliseconds: sec * 1000 + usec / 1000). When
+// poll() for the read timeout, counted in whole milliseconds (sec * 1000 + usec / 1000, in
+// detail::select_read of Debian's build: a 1.5 ms read timeout times out after 1.3 ms). When
 // poll() times out, the read returns -1; when recv() fails (ECONNRESET), it returns -1 too; an
 // EOF returns 0. Whichever it was, process_request only records Error::Read, and no errno or
 // other trace survives in the Result. So from a Result alone, a stalled region and a reset
@@ -96,11 +98,13 @@ namespace failover::cpp_httplib {
 // so a Read error that comes sooner than the read timeout after the request started was not a
 // timeout. `send` measures the exchange and knows the timeout it set, and its `timed_result`
 // says `timeout` for a Read error after at least the read timeout (and for a Write error after
-// at least the write timeout), `reset` before. Measured on loopback (tests/httplib_test.cpp):
-// a stall with a 150 ms read timeout fails after 150.3-150.7 ms, a reset after 0.2-0.3 ms, a
-// close after 50 ms at 50.5 ms: all three Error::Read. What time cannot undo: a reset that comes
-// after the read timeout has passed (a slow exchange that breaks late) is called a timeout. Its
-// latency is then real, and both names retry and fail over alike.
+// at least the write timeout), `reset` before. Measured on loopback (tests/httplib_test.cpp,
+// with and without sanitizers), all Error::Read: a stall with a 150 ms read timeout after
+// 150.3-150.9 ms, a reset after 0.2-2.7 ms, a close 50 ms after the request at 50.5-52.8 ms, a
+// cut body after 1-1.5 ms. (A connect that never completes is Error::ConnectionTimeout, after
+// 100.4-100.6 ms for a 100 ms connection timeout: no ambiguity there.) What time cannot undo: a
+// reset that comes after the read timeout has passed (a slow exchange that breaks late) is
+// called a timeout. Its latency is then real, and both names retry and fail over alike.
 
 /// The fault httplib's `e` stands for (the table above; Read and Write: `reset`).
 constexpr fault error_fault(::httplib::Error e) noexcept {
@@ -161,9 +165,15 @@ struct timeouts {
 
 namespace detail {
 
+// The longest timeout httplib can wait: it hands poll() sec * 1000 + usec / 1000 as an int, and a
+// longer one would overflow into a negative timeout, which poll() takes as "wait forever".
+inline constexpr std::chrono::milliseconds max_poll_ms{INT_MAX};  // 24.8 days
+
 // httplib waits with poll() in whole milliseconds, rounding down, and a timeout of 0 would not
-// wait at all: so whole milliseconds, rounded down too (never past the deadline), at least one.
+// wait at all: so whole milliseconds, rounded down too (never past the deadline), at least one,
+// at most max_poll_ms.
 constexpr duration poll_ms(duration d) noexcept {
+    if (d >= max_poll_ms) return max_poll_ms;
     const auto ms = std::chrono::floor<std::chrono::milliseconds>(d);
     return ms < std::chrono::milliseconds{1} ? duration{std::chrono::milliseconds{1}} : duration{ms};
 }
@@ -187,7 +197,7 @@ concept timeout_client = requires(C& c, std::chrono::milliseconds d) {
 /// Sets the client's connection, read and write timeouts for attempt `a`: each is the shorter
 /// of the attempt's time left and its limit in `limits`; one with neither (no deadline, no
 /// limit) is left alone. Whole milliseconds, rounded down, at least 1 ms (httplib waits with
-/// poll(), which would not wait at all for 0). The time left is measured on the pipeline's time
+/// poll(), which would not wait at all for 0), at most 24.8 days (poll() takes an int). The time left is measured on the pipeline's time
 /// source when the attempt started. Returns what was set (`duration::max()`: left alone).
 ///
 /// httplib has no getters for its timeouts, so this cannot bound values the client was given
