@@ -92,6 +92,8 @@ inline std::string render_chart(const chart_input& in) {
         const double x0 = x(win.from), x1 = x(win.to);
         o += "<rect x=\"" + detail::num(x0) + "\" y=\"" + detail::num(top) + "\" width=\"" + detail::num(std::max(1.0, x1 - x0)) +
              "\" height=\"" + detail::num(ph) + "\" fill=\"" + detail::colour(win.region) + "\" fill-opacity=\"0.10\"/>\n";
+        o += "<line x1=\"" + detail::num(x0) + "\" x2=\"" + detail::num(x0) + "\" y1=\"" + detail::num(top) + "\" y2=\"" +
+             detail::num(top + ph) + "\" stroke=\"" + detail::colour(win.region) + "\" stroke-opacity=\"0.5\" stroke-dasharray=\"2 3\"/>\n";
         o += "<text x=\"" + detail::num(x0 + 3) + "\" y=\"" + detail::num(top + 14 + band * static_cast<double>(win.region)) +
              "\" fill=\"" + detail::colour(win.region) + "\" font-size=\"11\">" + detail::escape(win.label) + "</text>\n";
     }

@@ -455,7 +455,7 @@ int main(int argc, char** argv) {
                 lines.push_back(fmt("  %-14s %-18s %-13s %8.1f %9llu %7llu %7llu", regions[i].name.c_str(),
                                     state_text(selector.snapshot(i, now)).c_str(),
                                     server ? loopback::to_string(server->get(i).kind) : "-",
-                                    double(answered_in(i, from, t)) / std::max(bucket_seconds, t - from - bucket_seconds),
+                                    double(answered_in(i, from, t)) / std::max(bucket_seconds, double(m.bucket(t) - m.bucket(from)) * bucket_seconds),
                                     (unsigned long long)answered_total(i), (unsigned long long)m.faults[i].load(),
                                     (unsigned long long)m.throttles[i].load()));
             }

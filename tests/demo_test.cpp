@@ -74,6 +74,19 @@ TEST_CASE("the shipped example region file parses into its two regions", "[demo]
           "https://contoso-sweden.openai.azure.com/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21");
 }
 
+TEST_CASE("the shipped example timeline parses, in time order, over the demo's regions", "[demo]") {
+    std::ifstream in(std::string(FAILOVER_SOURCE_DIR) + "/examples/outage.timeline");
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto steps = loopback::parse_timeline(text.str(), {"eastus", "swedencentral"});
+    REQUIRE(steps.size() == 7);
+    CHECK(steps[1].what.kind == loopback::behaviour::stall);
+    CHECK(steps[1].what.delay == 10s);
+    CHECK(steps[3].region == 1);
+    CHECK(steps[3].what.retry_after == 1s);
+    for (std::size_t i = 1; i < steps.size(); ++i) CHECK(steps[i - 1].at <= steps[i].at);
+}
+
 TEST_CASE("a bad region file is refused with its line and field named", "[demo]") {
     const std::string head = "[eastus]\nendpoint = https://a.example\ndeployment = d\nsecret_env = K\n";
     CHECK(error_of(head + "endpont = https://b.example\n") ==

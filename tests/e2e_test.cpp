@@ -249,6 +249,87 @@ TEST_CASE("a single connection reset is retried in place when retry_in_region al
     CHECK(env.server.stats(1).requests == 0);
 }
 
+namespace {
+// A streamed chat completion: chunks go to the caller as they arrive, and the end is watched.
+struct stream_sink {
+    CURL* handle;
+    std::string shown{};  // what the caller has been given
+    failover::http::event_stream_end end{};
+    bool delivered = false;
+};
+
+std::size_t on_stream_body(char* data, std::size_t size, std::size_t count, void* user) {
+    stream_sink& s = *static_cast<stream_sink*>(user);
+    const std::string_view chunk(data, size * count);
+    long status = 0;
+    curl_easy_getinfo(s.handle, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status <= 299) {
+        s.end.feed(chunk);
+        s.shown.append(chunk);
+        s.delivered = true;
+    }
+    return chunk.size();
+}
+}  // namespace
+
+TEST_CASE("a stream cut before [DONE] after reaching the caller is a failure, and it is not replayed elsewhere", "[e2e][stream]") {
+    two_regions env;
+    failover::regions selector{env.regions, failover::by_priority};
+    auto call = failover::pipeline(quick_retry(), failover::ref(selector));
+    client c;
+    auto stream_once = [&](stream_sink& sink) {
+        return call(
+            [&](const failover::attempt& a) {
+                const region& r = a.region<region>();
+                sink.end.reset();
+                curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+                headers = curl_slist_append(headers, ("api-key: " + r.key).c_str());
+                curl_easy_setopt(c.handle, CURLOPT_URL, r.url.c_str());
+                curl_easy_setopt(c.handle, CURLOPT_HTTPHEADER, headers);
+                curl_easy_setopt(c.handle, CURLOPT_POSTFIELDS, R"({"stream":true,"messages":[{"role":"user","content":"hi"}]})");
+                curl_easy_setopt(c.handle, CURLOPT_WRITEFUNCTION, on_stream_body);
+                curl_easy_setopt(c.handle, CURLOPT_WRITEDATA, &sink);
+                failover::curl::apply_deadline(c.handle, a);
+                failover::curl::transfer t = failover::curl::finish(c.handle, curl_easy_perform(c.handle));
+                curl_slist_free_all(headers);
+                t.delivered = sink.delivered;
+                t.truncated = !sink.end.done();
+                return t;
+            },
+            3s);
+    };
+    SECTION("a whole stream succeeds") {
+        stream_sink sink{c.handle, {}, {}, false};
+        auto r = stream_once(sink);
+        REQUIRE(r.ok());
+        CHECK(sink.end.done());
+        CHECK(r.report().attempts == 1);
+    }
+    SECTION("a cut stream fails once, and the backup is never asked") {
+        env.server.set(0, loopback::behaviour::stream_cut);
+        stream_sink sink{c.handle, {}, {}, false};
+        auto r = stream_once(sink);
+        REQUIRE(r.has_value());
+        CHECK_FALSE(r.ok());
+        CHECK(r->code == CURLE_OK);  // libcurl saw a clean end: only the missing [DONE] tells
+        CHECK(r.verdict().kind == failover::fault::reset);
+        CHECK(r.verdict().no_retry);
+        CHECK(r.report().attempts == 1);
+        CHECK_FALSE(sink.end.done());
+        CHECK(sink.shown.find("data: ") != std::string::npos);
+        CHECK(env.server.stats(1).requests == 0);  // the partial answer was not replayed in another region
+    }
+    SECTION("an error answer before any chunk fails over like any call") {
+        env.server.set(0, loopback::behaviour::unavailable);
+        stream_sink sink{c.handle, {}, {}, false};
+        auto r = stream_once(sink);
+        REQUIRE(r.ok());
+        CHECK(r.report().attempts == 2);
+        CHECK(sink.end.done());
+        CHECK(eventually([&] { return env.server.stats(1).answered_ok == 1; }));
+    }
+}
+
 TEST_CASE("8 threads during a scripted outage: every call ends, every failure is explained, the counts add up", "[e2e][concurrency]") {
     two_regions env;
     failover::regions selector{env.regions, failover::by_priority,
