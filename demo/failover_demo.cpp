@@ -330,6 +330,7 @@ int main(int argc, char** argv) {
     for (const auto& r : regions) urls.push_back(r.chat_url());
 
     // ------------------------------------------------------------------ traffic
+    const auto attempt_limit = std::chrono::duration_cast<failover::duration>(std::chrono::duration<double>(attempt_timeout));
     std::atomic<bool> stop{false};
     auto worker = [&](unsigned id) {
         client c;
@@ -363,10 +364,7 @@ int main(int argc, char** argv) {
                     c.body.clear();
                     curl_easy_setopt(c.handle, CURLOPT_URL, urls[i].c_str());
                     curl_easy_setopt(c.handle, CURLOPT_HTTPHEADER, headers[i]);
-                    failover::curl::apply_deadline(c.handle, a);
-                    const auto cap = std::chrono::milliseconds(static_cast<long>(attempt_timeout * 1000));
-                    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(a.time_left());
-                    curl_easy_setopt(c.handle, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<long long>(1, std::min(cap, left).count())));
+                    failover::curl::apply_deadline(c.handle, a, {.total = attempt_limit, .connect = attempt_limit});
                     const failover::curl::transfer t = failover::curl::finish(c.handle, curl_easy_perform(c.handle));
 
                     const failover::verdict v = failover::curl::classify(t);

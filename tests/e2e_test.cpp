@@ -57,9 +57,7 @@ struct client {
         headers = curl_slist_append(headers, ("api-key: " + r.key).c_str());
         curl_easy_setopt(handle, CURLOPT_URL, r.url.c_str());
         curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
-        failover::curl::apply_deadline(handle, a);
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(a.time_left());
-        curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<long long>(1, std::min(attempt_timeout, left).count())));
+        failover::curl::apply_deadline(handle, a, {.total = attempt_timeout});
         const CURLcode code = curl_easy_perform(handle);
         curl_slist_free_all(headers);
         return failover::curl::finish(handle, code);
