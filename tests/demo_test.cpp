@@ -175,6 +175,20 @@ TEST_CASE("failover-demo answers --help, and refuses bad arguments and bad files
     std::remove(timeline.c_str());
 }
 
+TEST_CASE("failover-demo exits 1 and names the expectation when the drill fails", "[demo]") {
+    const std::string timeline = temp_path("down.timeline");
+    write_file(timeline, "0s eastus unavailable\n0s swedencentral unavailable\n");
+    const std::string svg = temp_path("down.svg");
+    const auto r = run_demo("--timeline " + timeline + " --duration 3 --rate 10 --threads 1 --plain --svg " + svg);
+    INFO(r.output);
+    CHECK(r.status == 1);
+    CHECK(r.output.find("succeeded          0 (0.00 %)") != std::string::npos);
+    CHECK(r.output.find("expectation FAILED success share 0.00 % is below the expected 99.00 %") != std::string::npos);
+    CHECK(r.output.find("expectation FAILED no backup region answered after the primary went down") != std::string::npos);
+    std::remove(timeline.c_str());
+    std::remove(svg.c_str());
+}
+
 TEST_CASE("failover-demo drives endpoints from a region file, with their own credentials, and fails over", "[demo]") {
     const std::string key_a = "primary-key-" + std::to_string(::getpid());
     const std::string token_b = "backup-token-" + std::to_string(::getpid());

@@ -334,7 +334,7 @@ TEST_CASE("8 threads during a scripted outage: every call ends, every failure is
                                failover::circuit_breaker_options{.consecutive_failures = 3, .open_for = 100ms, .open_growth = 1}};
     auto call = failover::pipeline(quick_retry(), failover::ref(selector));
     constexpr int threads = 8;
-    constexpr int calls_per_thread = 1500;
+    constexpr int calls_per_thread = 2500;
     // primary: 503, then refused, then stalls, then healthy; secondary: a 429 burst
     env.server.play({{150ms, 0, {loopback::behaviour::unavailable}},
                      {500ms, 0, {loopback::behaviour::refuse}},
