@@ -200,10 +200,10 @@ TEST_CASE("failover-demo drives endpoints from a region file, with their own cre
                          "/\ndeployment = gpt-4o-mini\nauth = bearer\nsecret_env = DEMO_TEST_TOKEN_B\npriority = 1\n");
     ::setenv("DEMO_TEST_KEY_A", key_a.c_str(), 1);
     ::setenv("DEMO_TEST_TOKEN_B", token_b.c_str(), 1);
-    // the primary answers 503 from 1 s to 2.5 s into the run
-    server.play({{1000ms, 0, {loopback::behaviour::unavailable}}, {2500ms, 0, {loopback::behaviour::healthy}}});
+    // the primary answers 503 from 1 s to 4 s (the demo process starts meanwhile)
+    server.play({{1000ms, 0, {loopback::behaviour::unavailable}}, {4000ms, 0, {loopback::behaviour::healthy}}});
     const std::string svg = temp_path("chart.svg");
-    const auto r = run_demo("--regions " + file + " --duration 5 --rate 20 --threads 2 --attempt-timeout 0.5 --plain --svg " + svg);
+    const auto r = run_demo("--regions " + file + " --duration 6 --rate 20 --threads 2 --attempt-timeout 0.5 --plain --svg " + svg);
     INFO(r.output);
     CHECK(r.status == 0);
     CHECK(r.output.find("expectations       all met") != std::string::npos);
