@@ -425,8 +425,21 @@ public:
     // The return type is spelled out: clang 14 does not elide the copy of a named local
     // (NRVO) in a function template whose return type is deduced, and the copy cost ~2 ns.
     FAILOVER_ALWAYS_INLINE auto run(Context& ctx, Next&& next) -> decltype(next()) {
+        return run_with_word(ctx, static_cast<Next&&>(next), word_.load(detail::order::acquire));
+    }
+
+    /// The state word as `run` reads it first (acquire), for a caller that looks before it
+    /// calls: the region selector reads it to see whether a region takes calls, then passes it
+    /// to run_with_word, so that the breaker does not read it a second time.
+    std::uint64_t load_word() const noexcept { return word_.load(detail::order::acquire); }
+    /// True for a word whose calls are admitted on the closed path (closed or disabled, counted
+    /// without the lock): run_with_word then makes no admission check of its own once inlined.
+    static constexpr bool takes_calls_plainly(std::uint64_t w) noexcept { return fast_counting(w); }
+
+    /// `run` with the state word already read by the caller with load_word().
+    template <class Context, class Next>
+    FAILOVER_ALWAYS_INLINE auto run_with_word(Context& ctx, Next&& next, std::uint64_t w) -> decltype(next()) {
         using out_t = decltype(next());
-        const std::uint64_t w = word_.load(detail::order::acquire);
         admission a{true, false, w, false, 0};
         if (!fast_counting(w)) [[unlikely]]
             a = admit(w, ctx.now());

@@ -159,10 +159,13 @@ public:
     constexpr tagged(std::in_place_index_t<0>, Args&&... args) : tag_(tag::r) {
         ::new (static_cast<void*>(&u_.r)) R(static_cast<Args&&>(args)...);
     }
-    // R constructed from the prvalue `f()` returns: no temporary, no move.
+    // R constructed from the prvalue `f()` returns: no temporary, no move. The tag is written
+    // after the call: written before, it sits in memory across an opaque call, and clang then
+    // reloads it to test it (a store, a reload and a test on every call).
     template <class F>
-    constexpr tagged(invoke_t, F& f) : tag_(tag::r) {
+    constexpr tagged(invoke_t, F& f) {
         ::new (static_cast<void*>(&u_.r)) R(f());
+        tag_ = tag::r;
     }
     constexpr tagged(std::in_place_index_t<1>, A a) : tag_(tag::a) { ::new (static_cast<void*>(&u_.a)) A(static_cast<A&&>(a)); }
     constexpr tagged(std::in_place_index_t<2>, B b) : tag_(tag::b) { ::new (static_cast<void*>(&u_.b)) B(static_cast<B&&>(b)); }

@@ -342,11 +342,19 @@ public:
         // Only scalars cross into the out-of-line helpers: an address of the call's context
         // or state escaping there keeps them in memory on the common path too.
         auto pick_and_call = [&]() FAILOVER_LAMBDA_ALWAYS_INLINE -> out_t {
-            std::size_t i = preferred;
-            // The common case: the first attempt of a call, the preferred region closed and
-            // not cooling down. No clock read.
-            if (!(call.last == none && refused == 0 && plainly_available(preferred))) [[unlikely]]
-                i = choose(call.tried, call.prev, call.in_region, preferred, refused, call.turn, ctx.now());
+            // The common case: the first attempt of a call, the preferred region's breaker on
+            // its closed path and no cool-down. No clock read, and the breaker is handed the
+            // state word read here instead of reading it again.
+            if (call.last == none && refused == 0) [[likely]] {
+                circuit_breaker& b = state_[preferred].breaker;
+                const std::uint64_t w = b.load_word();
+                if (circuit_breaker::takes_calls_plainly(w) && state_[preferred].cooldown_until.load(detail::order::relaxed) == 0)
+                    [[likely]] {
+                    route(ctx, call, preferred, preferred);
+                    return b.run_with_word(ctx, next, w);
+                }
+            }
+            const std::size_t i = choose(call.tried, call.prev, call.in_region, preferred, refused, call.turn, ctx.now());
             if (i != none) [[likely]] {
                 route(ctx, call, i, preferred);
                 return state_[i].breaker.run(ctx, next);
