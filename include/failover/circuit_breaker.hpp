@@ -425,7 +425,15 @@ public:
     // The return type is spelled out: clang 14 does not elide the copy of a named local
     // (NRVO) in a function template whose return type is deduced, and the copy cost ~2 ns.
     FAILOVER_ALWAYS_INLINE auto run(Context& ctx, Next&& next) -> decltype(next()) {
-        return run_with_word(ctx, static_cast<Next&&>(next), word_.load(detail::order::acquire));
+        // Two separate paths, each returning its own outcome as a prvalue (so each is built in
+        // place): merged, the admission of the rare states joined the common path, and clang
+        // re-tested the word after the call and jumped around the slow code on every call
+        // (callgrind, instructions per call over a plain call: clang 34 merged, 27 split; g++
+        // 30 and 24).
+        const std::uint64_t w = word_.load(detail::order::acquire);
+        if (mode_ == 0 && fast_counting(w)) [[likely]]
+            return closed_call(ctx, static_cast<Next&&>(next), w);
+        return any_call(ctx, static_cast<Next&&>(next), w);
     }
 
     /// The state word as `run` reads it first (acquire), for a caller that looks before it
@@ -439,6 +447,43 @@ public:
     /// `run` with the state word already read by the caller with load_word().
     template <class Context, class Next>
     FAILOVER_ALWAYS_INLINE auto run_with_word(Context& ctx, Next&& next, std::uint64_t w) -> decltype(next()) {
+#if defined(__clang__)
+        if (mode_ == 0 && fast_counting(w)) [[likely]]
+            return closed_call(ctx, static_cast<Next&&>(next), w);
+#endif
+        // g++ keeps the selector's call context in memory when this path is split as in run()
+        // (63 instructions over a plain call instead of 35); clang gains from the split (40
+        // instead of 46).
+        return any_call(ctx, static_cast<Next&&>(next), w);
+    }
+
+private:
+    // Closed (or disabled), counting without the lock, no timing and no time window: the
+    // happy path of the common configurations.
+    template <class Context, class Next>
+    FAILOVER_ALWAYS_INLINE auto closed_call(Context& ctx, Next&& next, std::uint64_t w) -> decltype(next()) {
+        decltype(next()) out = next();
+        if (!out.is_rejection()) [[likely]] {
+            const verdict& v = out.verdict();
+            if (!counted_.contains(v.kind)) [[likely]] {
+                // No clock, no lock; no write at all in a clean window.
+                if ((w & clean) == 0) {
+                    if (unchanged(w))
+                        note_success(w);
+                    else
+                        record_locked(w, false, false, false, 0, ctx.now());
+                }
+            } else {
+                record_locked(w, true, false, v.retry_after.has_value(), v.retry_after.has_value() ? v.retry_after->count() : 0,
+                              ctx.now());
+            }
+        }
+        return out;
+    }
+
+    // Every other case: admission of an open or half-open breaker, slow-call timing, time windows.
+    template <class Context, class Next>
+    FAILOVER_ALWAYS_INLINE auto any_call(Context& ctx, Next&& next, std::uint64_t w) -> decltype(next()) {
         using out_t = decltype(next());
         admission a{true, false, w, false, 0};
         if (!fast_counting(w)) [[unlikely]]
@@ -490,7 +535,6 @@ public:
         return out;
     }
 
-private:
     struct admission {
         bool admitted;
         bool probe;

@@ -357,7 +357,8 @@ public:
             const std::size_t i = choose(call.tried, call.prev, call.in_region, preferred, refused, call.turn, ctx.now());
             if (i != none) [[likely]] {
                 route(ctx, call, i, preferred);
-                return state_[i].breaker.run(ctx, next);
+                circuit_breaker& b = state_[i].breaker;
+                return b.run_with_word(ctx, next, b.load_word());
             }
             if (options_.all_down == when_all_down::try_least_bad) {
                 if (const std::size_t j = least_bad(ctx.now()); j != none) {
