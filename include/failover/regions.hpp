@@ -346,12 +346,14 @@ public:
             // its closed path and no cool-down. No clock read, and the breaker is handed the
             // state word read here instead of reading it again.
             if (call.last == none && refused == 0) [[likely]] {
-                circuit_breaker& b = state_[preferred].breaker;
-                const std::uint64_t w = b.load_word();
-                if (circuit_breaker::takes_calls_plainly(w) && state_[preferred].cooldown_until.load(detail::order::relaxed) == 0)
-                    [[likely]] {
+                // The cool-down first: read after the word's acquire load, the region's address
+                // would be loaded again.
+                region_state& r = state_[preferred];
+                const std::int64_t cooling = r.cooldown_until.load(detail::order::relaxed);
+                const std::uint64_t w = r.breaker.load_word();
+                if (circuit_breaker::takes_calls_plainly(w) && cooling == 0) [[likely]] {
                     route(ctx, call, preferred, preferred);
-                    return b.run_with_word(ctx, next, w);
+                    return r.breaker.run_with_word(ctx, next, w);
                 }
             }
             const std::size_t i = choose(call.tried, call.prev, call.in_region, preferred, refused, call.turn, ctx.now());
