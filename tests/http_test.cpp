@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/catch_printers.hpp"
+
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -25,22 +27,6 @@ using failover::fault;
 using failover::verdict;
 using namespace std::chrono_literals;
 using namespace std::string_view_literals;
-
-namespace Catch {
-template <>
-struct StringMaker<fault> {
-    static std::string convert(fault f) { return failover::to_string(f); }
-};
-template <>
-struct StringMaker<verdict> {
-    static std::string convert(const verdict& v) {
-        std::string out = std::string("{") + failover::to_string(v.kind);
-        if (v.retry_after) out += ", retry_after " + std::to_string(v.retry_after->count()) + " ns";
-        if (v.no_retry) out += ", no_retry";
-        return out + "}";
-    }
-};
-}  // namespace Catch
 
 namespace {
 

@@ -14,6 +14,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/catch_printers.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -37,19 +39,6 @@ using failover::verdict;
 using namespace std::chrono_literals;
 
 namespace Catch {
-template <>
-struct StringMaker<fault> {
-    static std::string convert(fault f) { return failover::to_string(f); }
-};
-template <>
-struct StringMaker<verdict> {
-    static std::string convert(const verdict& v) {
-        std::string out = std::string("{") + failover::to_string(v.kind);
-        if (v.retry_after) out += ", retry_after " + std::to_string(v.retry_after->count()) + " ns";
-        if (v.no_retry) out += ", no_retry";
-        return out + "}";
-    }
-};
 template <>
 struct StringMaker<httplib::Error> {
     static std::string convert(httplib::Error e) { return httplib::to_string(e); }
