@@ -344,7 +344,10 @@ public:
         auto pick_and_call = [&]() FAILOVER_LAMBDA_ALWAYS_INLINE -> out_t {
             // The common case: the first attempt of a call, the preferred region's breaker on
             // its closed path and no cool-down. No clock read, and the breaker is handed the
-            // state word read here instead of reading it again.
+            // state word read here instead of reading it again. (A closed breaker whose results
+            // go to its lock for now, while its window holds failures but too few calls, takes
+            // the way below: one more clock read per call in that passing state, for a happy
+            // path that knows the breaker needs no admission.)
             if (call.last == none && refused == 0) [[likely]] {
                 // The cool-down first: read after the word's acquire load, the region's address
                 // would be loaded again.
