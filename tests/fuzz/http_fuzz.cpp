@@ -6,7 +6,8 @@
 //   - every parse is deterministic (the same input parses the same twice);
 //   - a success never carries retry_after or no_retry;
 //   - a range and an equivalent lookup callable give the same verdict;
-//   - the header path agrees with the value parsers it is built from.
+//   - the header path agrees with the value parsers it is built from;
+//   - a stream's end is seen alike whatever the chunking, and once seen stays seen.
 #include <failover/http.hpp>
 
 #include <chrono>
@@ -138,9 +139,48 @@ void fuzz_headers(std::string_view name, std::string_view value) {
 
 }  // namespace
 
+// The input as a response body: the end of an event stream must not depend on how the bytes
+// were split (whole, byte by byte, at every split point for short inputs, in chunks whose size
+// the first byte chooses), and more bytes after the end never undo it.
+bool stream_end_whole(std::string_view body) {
+    http::event_stream_end e;
+    e.feed(body);
+    return e.done();
+}
+
+void fuzz_stream_end(std::string_view body) {
+    const bool whole = stream_end_whole(body);
+    http::event_stream_end bytewise;
+    for (char c : body) bytewise.feed(std::string_view(&c, 1));
+    check(bytewise.done() == whole);
+    if (body.size() <= 64) {
+        for (std::size_t at = 0; at <= body.size(); ++at) {
+            http::event_stream_end split;
+            split.feed(body.substr(0, at));
+            split.feed(body.substr(at));
+            check(split.done() == whole);
+        }
+    }
+    if (!body.empty()) {
+        const std::size_t chunk = 1 + static_cast<unsigned char>(body[0]) % 7;
+        http::event_stream_end chunked;
+        for (std::size_t at = 0; at < body.size(); at += chunk) chunked.feed(body.substr(at, chunk));
+        check(chunked.done() == whole);
+    }
+    if (whole) {
+        http::event_stream_end more;
+        more.feed(body);
+        more.feed(body);
+        check(more.done());
+        more.reset();
+        check(!more.done());
+    }
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text{reinterpret_cast<const char*>(data), size};
     fuzz_value_parsers(text);
+    fuzz_stream_end(text);
     const std::size_t colon = text.find(':');
     if (colon == std::string_view::npos) fuzz_headers("retry-after", text);
     else fuzz_headers(text.substr(0, colon), text.substr(colon + 1));
