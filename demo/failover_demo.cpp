@@ -428,6 +428,7 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
 
     if (server) server->play(timeline);
+    const double timeline_zero = since_start();  // the timeline's times count from here
     std::vector<std::thread> threads;
     for (unsigned id = 0; id < opt.threads; ++id) threads.emplace_back(worker, id);
 
@@ -521,7 +522,7 @@ int main(int argc, char** argv) {
         };
         std::vector<std::optional<window>> open(n);
         for (const auto& s : timeline) {
-            const double at = std::chrono::duration<double>(s.at).count();
+            const double at = timeline_zero + std::chrono::duration<double>(s.at).count();
             if (at >= duration) break;
             if (open[s.region]) {
                 open[s.region]->to = at;
