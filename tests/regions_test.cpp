@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -360,6 +362,24 @@ TEST_CASE("priority groups: equal priorities share by weight, the next priority 
     std::size_t to_backup = 0;
     for (std::size_t i : t.log) to_backup += i == 2;
     CHECK(to_backup == 100);
+}
+
+TEST_CASE("priority groups: a weight-0 region takes no call, even when every weighted region is down") {
+    std::vector<region> rs{{"standby", "k1"}, {"only", "k2"}};
+    manual_clock clock;
+    failover::regions sel{rs, failover::priority_groups{{0, 0}, {0, 1}}, {.consecutive_failures = 1, .open_for = 1h, .max_open_for = 1h}};
+    auto p = failover::pipeline(failover::retry{quick_retry()}, failover::ref(sel)).with_time(clock);
+    transport t;
+    for (int i = 0; i < 10; ++i) REQUIRE(p(t).ok());
+    rs[1].answer = down;
+    for (int i = 0; i < 10; ++i) {
+        auto r = p(t);
+        CHECK_FALSE(r.ok());
+    }
+    CHECK(std::count(t.log.begin(), t.log.end(), std::size_t{0}) == 0);  // the standby was never called
+    auto r = p(t);
+    REQUIRE(r.is_rejection());
+    CHECK(r.rejection().reason == failover::rejection_reason::no_region_available);
 }
 
 TEST_CASE("priority groups read at run time from a range behave like the same groups written in code") {

@@ -167,7 +167,13 @@ public:
             }
             if (groups_[i].priority == best) total += groups_[i].weight;
         }
-        if (total == 0) return 0;
+        if (total == 0) {
+            // No healthy region may take calls: name the first that may (a weight-0 region
+            // never does), and let the selector move on from there or refuse.
+            for (std::size_t i = 0; i < n; ++i)
+                if (groups_[i].weight > 0) return i;
+            return 0;
+        }
         std::uint64_t k = v.turn() % total;
         for (std::size_t i = 0; i < n; ++i) {
             if (!v.healthy(i) || groups_[i].weight == 0 || groups_[i].priority != best) continue;
