@@ -18,7 +18,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -116,14 +115,6 @@ std::optional<options> parse_args(int argc, char** argv) {
     if (!o.regions_file.empty() && !o.timeline_file.empty())
         throw usage_error("--timeline plays on the simulated regions; it cannot be combined with --regions");
     return o;
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw demo::region_file_error(path + ": cannot be read");
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
 }
 
 // The simulated outage: two regions by priority, the primary down, then throttled, then back.
@@ -270,7 +261,7 @@ int main(int argc, char** argv) {
             }
             std::vector<std::string> names;
             for (const auto& r : regions) names.push_back(r.name);
-            const std::string text = opt.timeline_file.empty() ? std::string(default_timeline) : read_text(opt.timeline_file);
+            const std::string text = opt.timeline_file.empty() ? std::string(default_timeline) : demo::read_text(opt.timeline_file);
             try {
                 timeline = loopback::parse_timeline(text, names);
             } catch (const std::invalid_argument& e) {

@@ -176,14 +176,17 @@ inline std::vector<region_entry> parse_region_file(std::string_view text, const 
     return out;
 }
 
-/// Reads and parses a region file.
-inline std::vector<region_entry> read_region_file(const std::string& path) {
+/// The whole text of a file the demo is given (a region file, a timeline).
+inline std::string read_text(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw region_file_error(path + ": cannot be read");
     std::ostringstream text;
     text << in.rdbuf();
-    return parse_region_file(text.str(), path);
+    return text.str();
 }
+
+/// Reads and parses a region file.
+inline std::vector<region_entry> read_region_file(const std::string& path) { return parse_region_file(read_text(path), path); }
 
 /// Fills each region's secret from its environment variable. Errors name the variable, never a value.
 template <class Getenv>

@@ -463,22 +463,26 @@ private:
     template <class Context, class Next>
     FAILOVER_ALWAYS_INLINE auto closed_call(Context& ctx, Next&& next, std::uint64_t w) -> decltype(next()) {
         decltype(next()) out = next();
-        if (!out.is_rejection()) [[likely]] {
-            const verdict& v = out.verdict();
-            if (!counted_.contains(v.kind)) [[likely]] {
-                // No clock, no lock; no write at all in a clean window.
-                if ((w & clean) == 0) {
-                    if (unchanged(w))
-                        note_success(w);
-                    else
-                        record_locked(w, false, false, false, 0, ctx.now());
-                }
-            } else {
-                record_locked(w, true, false, v.retry_after.has_value(), v.retry_after.has_value() ? v.retry_after->count() : 0,
-                              ctx.now());
-            }
-        }
+        if (!out.is_rejection()) [[likely]]
+            record_closed(ctx, w, out.verdict());
         return out;
+    }
+
+    // The result of a call admitted on the closed path (mode_ == 0, fast_counting(w)).
+    template <class Context>
+    FAILOVER_ALWAYS_INLINE void record_closed(Context& ctx, std::uint64_t w, const verdict& v) noexcept {
+        if (!counted_.contains(v.kind)) [[likely]] {
+            // No clock, no lock; no write at all in a clean window.
+            if ((w & clean) == 0) {
+                if (unchanged(w))
+                    note_success(w);
+                else
+                    record_locked(w, false, false, false, 0, ctx.now());
+            }
+        } else {
+            record_locked(w, true, false, v.retry_after.has_value(), v.retry_after.has_value() ? v.retry_after->count() : 0,
+                          ctx.now());
+        }
     }
 
     // Every other case: admission of an open or half-open breaker, slow-call timing, time windows.
@@ -506,14 +510,8 @@ private:
         }();
         if (a.admitted && !out.is_rejection()) [[likely]] {
             const fault kind = out.verdict().kind;
-            if (mode_ == 0 && fast_counting(a.word) && !counted_.contains(kind)) [[likely]] {
-                // The closed path: no clock, no lock; no write at all in a clean window.
-                if ((a.word & clean) == 0) {
-                    if (unchanged(a.word))
-                        note_success(a.word);
-                    else
-                        record_locked(a.word, false, false, false, 0, ctx.now());
-                }
+            if (mode_ == 0 && fast_counting(a.word)) [[likely]] {
+                record_closed(ctx, a.word, out.verdict());
             } else {
                 time_point ended{};
                 if (mode_ != 0) ended = ctx.coarse_now();

@@ -527,12 +527,13 @@ private:
             return 0;
         }
     }
+    // A breaker in this state lets every call through.
+    static constexpr bool admits_all(breaker_state s) noexcept {
+        return s == breaker_state::closed || s == breaker_state::disabled;
+    }
     // Closed (or disabled) and not cooling down: can serve, and no clock is needed to say so.
     FAILOVER_ALWAYS_INLINE bool plainly_available(std::size_t i) const noexcept {
-        const region_state& r = state_[i];
-        const breaker_state s = r.breaker.state();
-        return (s == breaker_state::closed || s == breaker_state::disabled) &&
-               r.cooldown_until.load(detail::order::relaxed) == 0;
+        return admits_all(state_[i].breaker.state()) && state_[i].cooldown_until.load(detail::order::relaxed) == 0;
     }
 
     // Can region i take an attempt at `now`? (No side effect, for the strategies' view.)
@@ -541,23 +542,17 @@ private:
         const std::int64_t cool = r.cooldown_until.load(detail::order::relaxed);
         if (cool != 0 && now.time_since_epoch().count() < cool) return false;
         const breaker_state s = r.breaker.state();
-        if (s == breaker_state::closed || s == breaker_state::disabled || s == breaker_state::half_open) return true;
-        if (s == breaker_state::open) return r.breaker.remaining_open(now) == duration::zero();
-        return false;
-    }
-    // Can region i take an attempt at `now`? Clears a cool-down that is over.
-    bool available(std::size_t i, time_point now) noexcept {
-        region_state& r = state_[i];
-        std::int64_t cool = r.cooldown_until.load(detail::order::relaxed);
-        if (cool != 0) {
-            if (now.time_since_epoch().count() < cool) return false;
-            // Over: clear it, so that the common path needs no clock for this region again.
-            r.cooldown_until.compare_exchange_strong(cool, 0, detail::order::relaxed);
-        }
-        const breaker_state s = r.breaker.state();
-        if (s == breaker_state::closed || s == breaker_state::disabled || s == breaker_state::half_open) return true;
+        if (admits_all(s) || s == breaker_state::half_open) return true;
         if (s == breaker_state::open) return r.breaker.remaining_open(now) == duration::zero();
         return false;  // forced open
+    }
+    // can_serve, and a cool-down that is over is cleared on the way, so that the common path
+    // needs no clock for this region again.
+    bool available(std::size_t i, time_point now) noexcept {
+        std::int64_t cool = state_[i].cooldown_until.load(detail::order::relaxed);
+        if (cool != 0 && now.time_since_epoch().count() >= cool)
+            state_[i].cooldown_until.compare_exchange_strong(cool, 0, detail::order::relaxed);
+        return can_serve(i, now);
     }
 
     // The region for the next attempt: the call's current region while in-place retries are
@@ -626,7 +621,7 @@ private:
             while (seen < until && !state_[i].cooldown_until.compare_exchange_weak(seen, until, detail::order::relaxed)) {
             }
         } else if (in_region < options_.retry_in_region &&
-                   (state_[i].breaker.state() == breaker_state::closed || state_[i].breaker.state() == breaker_state::disabled)) {
+                   admits_all(state_[i].breaker.state())) {
             return moved{tried, static_cast<std::uint16_t>(in_region + 1), false};  // retry this single fault in place
         }
         tried |= std::uint64_t{1} << i;
